@@ -1,0 +1,48 @@
+.PHONY: default install test demo coverage lint types check soak bench readme dist clean
+
+export PYTHONWARNINGS = default
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+default: check
+
+# The virtualenv is built once per change of setup.cfg; each stamp records
+# which extras it holds.
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	touch $@
+
+$(VENV)/.installed-testing: setup.cfg $(VENV)/.created
+	$(PY) -m pip install --quiet -e '.[testing,speedups]'
+	touch $@
+
+$(VENV)/.installed-tests: setup.cfg $(VENV)/.created
+	$(PY) -m pip install --quiet -e '.[testing,speedups,tests]'
+	touch $@
+
+install: $(VENV)/.installed-tests
+
+demo: $(VENV)/.installed-testing
+	$(PY) -m bittap_ws demo
+
+test: $(VENV)/.installed-tests
+	$(PY) -m pytest
+
+coverage: $(VENV)/.installed-tests
+	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage report
+
+readme: $(VENV)/.installed-tests
+	$(PY) -m docutils --strict README.rst /dev/null
+
+dist: $(VENV)/.created
+	$(PY) -m pip install --quiet build
+	$(PY) -m build
+
+clean:
+	find . -name '*.pyc' -delete
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf build dist *.egg-info .coverage .coverage.* htmlcov .pytest_cache .mypy_cache .ruff_cache

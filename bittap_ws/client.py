@@ -1,0 +1,456 @@
+"""
+The public facade: :class:`Client`.
+
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import ssl
+import threading
+import time
+import weakref
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import attrs
+
+from ._deadline import Deadline
+from .connection import Connection, NotSent, open_connection
+from .errors import (
+    ApiError,
+    ConnectError,
+    ConnectionClosed,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+    SubscriptionError,
+)
+from .protocol import (
+    Ack,
+    BadReply,
+    RateLimit,
+    Reply,
+    Response,
+    encode_request,
+    new_request_id,
+)
+
+__all__ = ["DEFAULT_URL", "Client"]
+
+DEFAULT_URL = "wss://stream.bittap.com/endpoint?format=JSON"
+
+# Backoff between failed connection attempts: the first retry waits about
+# BACKOFF_INITIAL seconds, each further one twice as long, up to BACKOFF_MAX,
+# each times a random factor in [0.5, 1) so that many clients restarted
+# together do not reconnect in step. Exchanges of this family allow about
+# 300 connection attempts per 5 minutes per IP.
+BACKOFF_INITIAL = 0.5
+BACKOFF_MAX = 30.0
+
+_UNOPENED = "unopened"
+_OPEN = "open"
+_CLOSED = "closed"
+
+
+def _check_url(instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"url must be a string, not {type(value).__name__}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"not a WebSocket URL (ws:// or wss://): {value!r}")
+
+
+def _positive(instance: Any, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{attribute.name} must be a number, not {value!r}")
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be positive, not {value!r}")
+
+
+def _positive_or_none(instance: Any, attribute: Any, value: Any) -> None:
+    if value is not None:
+        _positive(instance, attribute, value)
+
+
+_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+@attrs.define(eq=False, repr=False)
+class Client:
+    """
+    A blocking client for the BitTap WebSocket API over one connection.
+
+    Creating a client does no I/O. It connects on :meth:`connect`, on
+    entering a ``with`` block, or lazily on the first call; after the
+    connection drops, the next call reconnects. Nothing is ever re-sent on
+    the caller's behalf.
+
+    Any number of threads may share one client: each call gets its own
+    answer, whatever the order in which answers arrive.
+
+    Args:
+        url: The WebSocket URL of the API.
+        timeout: The default timeout of a call, in seconds: it bounds the
+            whole call, a lazy connection included.
+        connect_timeout: How long opening a connection may take, in seconds.
+        ping_interval: Seconds between keepalive ping frames, or
+            :obj:`None` to send none.
+        ping_timeout: Seconds to wait for the pong before treating the
+            connection as dead, or :obj:`None` to wait forever.
+        ssl_context: The TLS context for ``wss://`` URLs; by default,
+            certificates are verified against the system's CAs.
+
+    Raises:
+        ValueError: If ``url`` is not a ``ws://`` or ``wss://`` URL, or a
+            timeout is not positive.
+
+    """
+
+    url: str = attrs.field(default=DEFAULT_URL, validator=_check_url)
+    timeout: float = attrs.field(default=10.0, kw_only=True, validator=_positive)
+    connect_timeout: float = attrs.field(
+        default=10.0, kw_only=True, validator=_positive
+    )
+    ping_interval: float | None = attrs.field(
+        default=20.0, kw_only=True, validator=_positive_or_none
+    )
+    ping_timeout: float | None = attrs.field(
+        default=20.0, kw_only=True, validator=_positive_or_none
+    )
+    ssl_context: ssl.SSLContext | None = attrs.field(
+        default=None, kw_only=True, repr=False
+    )
+
+    # _state_lock guards _state and _conn; it is never held during I/O, so
+    # close() never waits behind a connection attempt.
+    _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    # _connect_lock serializes connection attempts.
+    _connect_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _state: str = attrs.field(init=False, default=_UNOPENED)
+    _conn: Connection | None = attrs.field(init=False, default=None)
+    _rate_limits: tuple[RateLimit, ...] = attrs.field(init=False, default=())
+    _failures: int = attrs.field(init=False, default=0)
+    _retry_at: float = attrs.field(init=False, default=0.0)
+    _last_error: ConnectError | None = attrs.field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        _clients.add(self)
+
+    def __repr__(self) -> str:
+        conn = self._conn
+        if self._state == _OPEN and (conn is None or conn.closed):
+            state = "disconnected"
+        else:
+            state = self._state
+        pending = 0 if conn is None else len(conn.pending)
+        return f"<Client url={self.url} state={state} pending={pending}>"
+
+    def __enter__(self) -> Client:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # Public methods
+
+    @property
+    def rate_limits(self) -> tuple[RateLimit, ...]:
+        """
+        The ``rateLimits`` of the latest answer that carried any; ``()``
+        before the first.
+
+        """
+        return self._rate_limits
+
+    def connect(self) -> None:
+        """
+        Open the connection now, if it is not open.
+
+        Calls connect lazily, so this is only needed to fail early, or to
+        reopen a client after :meth:`close`.
+
+        Raises:
+            ConnectError: If the connection cannot be opened within
+                ``connect_timeout``, or a previous attempt failed so recently
+                that the backoff forbids another one before then.
+
+        """
+        with self._state_lock:
+            self._state = _OPEN
+        self._connection(Deadline(self.connect_timeout))
+
+    def close(self) -> None:
+        """
+        Close the connection.
+
+        Idempotent and callable from any thread. Every pending call raises
+        :exc:`ConnectionClosed` at once; later calls raise
+        :exc:`ConnectionClosed` until :meth:`connect` is called.
+
+        """
+        with self._state_lock:
+            self._state = _CLOSED
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def ping(self, *, timeout: float | None = None) -> None:
+        """
+        Test connectivity with the ``ping`` method.
+
+        Args:
+            timeout: Seconds to wait for the answer; :obj:`None` means the
+                client's ``timeout``.
+
+        Raises:
+            ConnectError: If a connection cannot be opened.
+            ConnectionClosed: If the connection ends before the answer.
+            RequestTimeout: If no answer comes within the timeout.
+            ApiError: If the server refuses the request.
+
+        """
+        self.request("ping", timeout=timeout)
+
+    def time(self, *, timeout: float | None = None) -> int:
+        """
+        Return the server time with the ``time`` method.
+
+        Args:
+            timeout: Seconds to wait for the answer; :obj:`None` means the
+                client's ``timeout``.
+
+        Returns:
+            The server time in milliseconds since the epoch.
+
+        Raises:
+            ProtocolError: If the answer has no integer ``serverTime``.
+            ConnectError, ConnectionClosed, RequestTimeout, ApiError: As for
+                :meth:`request`.
+
+        """
+        response = self.request("time", timeout=timeout)
+        result = response.result
+        server_time = result.get("serverTime") if isinstance(result, dict) else None
+        if not isinstance(server_time, int) or isinstance(server_time, bool):
+            raise ProtocolError(f"time answered without serverTime: {result!r}")
+        return server_time
+
+    def request(
+        self,
+        method: str,
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Response:
+        """
+        Call ``method`` and wait for its answer.
+
+        Args:
+            method: The method to call.
+            params: A mapping or a sequence of parameters, or :obj:`None` to
+                send none.
+            timeout: Seconds to wait for the answer, a lazy connection
+                included; :obj:`None` means the client's ``timeout``.
+
+        Returns:
+            The answer, when its status is 200.
+
+        Raises:
+            ConnectError: If a connection cannot be opened.
+            ConnectionClosed: If the connection ends before the answer came,
+                or the client is closed. The request may have reached the
+                server; it is not re-sent.
+            RequestTimeout: If no answer comes within the timeout. A later
+                answer is dropped.
+            ApiError: If the status is not 200: :exc:`RateLimitError` for 429
+                and 418, :exc:`ServerError` for 500 and above.
+            ProtocolError: If the answer cannot be understood.
+            TypeError: If ``params`` cannot be sent as JSON.
+
+        """
+        if timeout is None:
+            timeout = self.timeout
+        deadline = Deadline(timeout)
+        request_id = new_request_id()
+        text = encode_request(request_id, method, params)
+        conn = self._connection(deadline)
+        try:
+            answer = conn.request(method, request_id, text, deadline, timeout)
+        except NotSent:
+            # The connection ended before the request could be written: it
+            # was not sent, so one more try on a new connection is safe.
+            conn = self._connection(deadline)
+            answer = conn.request(method, request_id, text, deadline, timeout)
+        return self._to_response(method, answer)
+
+    def clock_offset(self, samples: int = 5, *, timeout: float | None = None) -> float:
+        """
+        Estimate the server clock minus the local clock, in milliseconds.
+
+        Calls ``time`` ``samples`` times and keeps the sample with the
+        smallest round trip, assuming the server read its clock halfway
+        through it. Add the offset to ``time.time() * 1000`` to get a
+        timestamp in the server's time, e.g. for signed requests.
+
+        Args:
+            samples: How many round trips to measure.
+            timeout: Seconds for all of them together; :obj:`None` means
+                the client's ``timeout``.
+
+        Raises:
+            ValueError: If ``samples`` is less than 1.
+            ConnectError, ConnectionClosed, RequestTimeout, ApiError: As for
+                :meth:`request`.
+
+        """
+        if samples < 1:
+            raise ValueError(f"samples must be at least 1, not {samples}")
+        deadline = Deadline(self.timeout if timeout is None else timeout)
+        best_rtt = float("inf")
+        best_offset = 0.0
+        for _ in range(samples):
+            start_wall = time.time()
+            start = time.perf_counter()
+            server_time = self.time(timeout=deadline.remaining())
+            rtt = time.perf_counter() - start
+            if rtt < best_rtt:
+                best_rtt = rtt
+                best_offset = server_time - (start_wall + rtt / 2) * 1000
+        return best_offset
+
+    # Private methods
+
+    def _connection(self, deadline: Deadline) -> Connection:
+        """
+        Return an open connection, opening one if needed.
+
+        """
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            return conn
+        if self._state == _CLOSED:
+            raise ConnectionClosed("the client is closed")
+        remaining = deadline.remaining()
+        if not self._connect_lock.acquire(timeout=-1 if remaining is None else remaining):
+            raise ConnectError(f"cannot connect to {self.url}: timed out")
+        try:
+            # Another thread may have connected while this one waited.
+            conn = self._conn
+            if conn is not None and not conn.closed:
+                return conn
+            if self._state == _CLOSED:
+                raise ConnectionClosed("the client is closed")
+            self._wait_backoff(deadline)
+            remaining = deadline.remaining()
+            connect_timeout = (
+                self.connect_timeout
+                if remaining is None
+                else min(self.connect_timeout, remaining)
+            )
+            try:
+                conn = open_connection(
+                    self.url,
+                    connect_timeout=connect_timeout,
+                    ssl_context=self.ssl_context,
+                    ping_interval=self.ping_interval,
+                    ping_timeout=self.ping_timeout,
+                )
+            except ConnectError as exc:
+                self._failures += 1
+                delay = min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (self._failures - 1))
+                self._retry_at = time.monotonic() + delay * random.uniform(0.5, 1.0)
+                self._last_error = exc
+                raise
+            self._failures = 0
+            self._last_error = None
+            with self._state_lock:
+                closed = self._state == _CLOSED
+                if not closed:
+                    self._state = _OPEN
+                    self._conn = conn
+            if closed:
+                # close() ran while this thread was connecting.
+                conn.close()
+                raise ConnectionClosed("the client is closed")
+            return conn
+        finally:
+            self._connect_lock.release()
+
+    def _wait_backoff(self, deadline: Deadline) -> None:
+        if self._failures == 0:
+            return
+        delay = self._retry_at - time.monotonic()
+        if delay <= 0:
+            return
+        remaining = deadline.remaining()
+        if remaining is not None and delay > remaining:
+            error = ConnectError(
+                f"cannot connect to {self.url}: not retrying for {delay:.1f} s "
+                f"after {self._failures} failed attempt(s)"
+            )
+            raise error from self._last_error
+        time.sleep(delay)
+
+    def _to_response(self, method: str, answer: Any) -> Response:
+        if isinstance(answer, Reply):
+            if answer.rate_limits:
+                self._rate_limits = answer.rate_limits
+            if answer.status == 200:
+                return Response(
+                    answer.id, answer.status, answer.result, answer.rate_limits
+                )
+            raise self._api_error(method, answer)
+        if isinstance(answer, Ack):
+            if answer.code == 0:
+                result = {"code": answer.code, "msg": answer.msg, "topic": list(answer.topics)}
+                return Response(answer.id, 200, result, ())
+            raise SubscriptionError(
+                400,
+                answer.code,
+                answer.msg,
+                topics=answer.topics,
+                method=method,
+                request_id=answer.id,
+            )
+        assert isinstance(answer, BadReply)
+        raise ProtocolError(f"cannot understand the answer to {method}: {answer.error}") from answer.error
+
+    def _api_error(self, method: str, reply: Reply) -> ApiError:
+        kwargs: dict[str, Any] = {
+            "data": reply.data,
+            "method": method,
+            "request_id": reply.id,
+            "rate_limits": reply.rate_limits,
+        }
+        if reply.status in (418, 429):
+            retry_after = None
+            if reply.retry_after_ms is not None:
+                retry_after = max(0.0, reply.retry_after_ms / 1000 - time.time())
+            return RateLimitError(
+                reply.status, reply.code, reply.msg, retry_after=retry_after, **kwargs
+            )
+        if reply.status >= 500:
+            return ServerError(reply.status, reply.code, reply.msg, **kwargs)
+        return ApiError(reply.status, reply.code, reply.msg, **kwargs)
+
+    def _after_fork(self) -> None:
+        # The child has a copy of the socket but none of the threads: drop
+        # the connection without touching the socket, which the parent
+        # still uses, and start afresh. The next call reconnects.
+        self._state_lock = threading.Lock()
+        self._connect_lock = threading.Lock()
+        self._conn = None
+        if self._state == _OPEN:
+            self._state = _UNOPENED
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_clients):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,471 @@
+"""
+One WebSocket connection: the socket, its reader thread and its keepalive.
+
+The reader thread is the only one that reads from the socket. It hands each
+answer to the caller waiting for it through :class:`~bittap_ws.pending.Pending`
+and, whenever the connection ends for any reason, fails every waiting caller
+with :exc:`~bittap_ws.errors.ConnectionClosed` at once.
+
+Writes from any thread go through one send lock, so frames never interleave.
+
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+from typing import Any, Callable
+
+import attrs
+import websocket
+from websocket import ABNF
+
+from ._deadline import Deadline
+from .errors import ConnectError, ConnectionClosed, RequestTimeout
+from .pending import Pending
+from .protocol import Ack, BadReply, Event, Reply, Unroutable, decode
+
+__all__ = ["Connection", "NotSent", "open_connection"]
+
+logger = logging.getLogger("bittap_ws")
+
+# How long close() waits to send its close frame and for the reader to end.
+CLOSE_TIMEOUT = 2.0
+
+# Bytes asked from the socket in one recv() by the reader.
+RECV_BUFSIZE = 65536
+
+_OP_TEXT = ABNF.OPCODE_TEXT
+_OP_BINARY = ABNF.OPCODE_BINARY
+_OP_CONT = ABNF.OPCODE_CONT
+_OP_CLOSE = ABNF.OPCODE_CLOSE
+_OP_PING = ABNF.OPCODE_PING
+_OP_PONG = ABNF.OPCODE_PONG
+
+
+class NotSent(ConnectionClosed):
+    """
+    The connection had ended before the request was written: nothing was
+    sent, so the client may safely try again on a new connection.
+
+    """
+
+
+class _WebSocket(websocket.WebSocket):
+    """
+    A websocket-client ``WebSocket`` whose frame reader goes through a buffer.
+
+    websocket-client parses a frame with about three ``recv()`` calls on the
+    socket (header, length or mask, payload). Reading up to
+    :data:`RECV_BUFSIZE` bytes at once and serving the parser from that
+    buffer makes it one call per burst of frames.
+
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+
+    def _recv(self, bufsize: int) -> bytes:
+        buf = self._rbuf
+        if not buf:
+            if self.sock is None:
+                raise websocket.WebSocketConnectionClosedException("socket is closed")
+            buf = self.sock.recv(RECV_BUFSIZE)
+            if not buf:
+                raise websocket.WebSocketConnectionClosedException(
+                    "connection closed by the server without a close frame"
+                )
+        if len(buf) <= bufsize:
+            self._rbuf = b""
+            return buf
+        self._rbuf = buf[bufsize:]
+        return buf[:bufsize]
+
+
+def open_connection(
+    url: str,
+    *,
+    connect_timeout: float | None,
+    ssl_context: ssl.SSLContext | None = None,
+    ping_interval: float | None = None,
+    ping_timeout: float | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> Connection:
+    """
+    Open a WebSocket connection to ``url`` and start its threads.
+
+    Raises:
+        ConnectError: If the connection cannot be opened within
+            ``connect_timeout`` seconds, with the cause attached.
+
+    """
+    sslopt: dict[str, Any] = {}
+    if ssl_context is not None:
+        sslopt["context"] = ssl_context
+    try:
+        ws = websocket.create_connection(
+            url,
+            timeout=connect_timeout,
+            class_=_WebSocket,
+            sslopt=sslopt,
+            # Text frames are decoded as UTF-8 by the JSON parser anyway.
+            skip_utf8_validation=True,
+            # All writes go through Connection's own send lock.
+            enable_multithread=False,
+            sockopt=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+        )
+    except Exception as exc:
+        raise ConnectError(f"cannot connect to {url}: {_describe(exc)}") from exc
+    # Blocking reads without a timeout: an idle connection must never end
+    # because nothing was said for a while. Keepalive detects dead peers.
+    ws.sock.settimeout(None)
+    conn = Connection(
+        ws,
+        url=url,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        on_event=on_event,
+    )
+    conn.start()
+    return conn
+
+
+@attrs.define(eq=False, repr=False)
+class Connection:
+    """
+    An open WebSocket connection, with its reader thread and keepalive.
+
+    Build it with :func:`open_connection`.
+
+    Locks:
+
+    * ``_send_lock`` serializes writes to the socket. It is held only while
+      a frame is being written.
+    * ``_state_lock`` guards ``_closing`` and ``_exc``. It is never held
+      while doing I/O.
+
+    """
+
+    _ws: _WebSocket
+    url: str
+    ping_interval: float | None = None
+    ping_timeout: float | None = None
+    on_event: Callable[[Event], None] | None = None
+
+    pending: Pending = attrs.field(init=False, factory=Pending)
+    _sock: Any = attrs.field(init=False)
+    _send_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _closing: bool = attrs.field(init=False, default=False)
+    _exc: BaseException | None = attrs.field(init=False, default=None)
+    _close_frame: tuple[int | None, str | None] | None = attrs.field(
+        init=False, default=None
+    )
+    _closed: threading.Event = attrs.field(init=False, factory=threading.Event)
+    _pong: threading.Event = attrs.field(init=False, factory=threading.Event)
+    _reader: threading.Thread | None = attrs.field(init=False, default=None)
+    _keepalive: threading.Thread | None = attrs.field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        self._sock = self._ws.sock
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<Connection {self.url} {state} pending={len(self.pending)}>"
+
+    # Public methods
+
+    @property
+    def closed(self) -> bool:
+        """
+        :obj:`True` once the connection has ended, for whatever reason.
+
+        """
+        return self._closed.is_set()
+
+    def start(self) -> None:
+        """
+        Start the reader thread and, if enabled, the keepalive thread.
+
+        """
+        # Daemon threads: a program that forgets close() must still exit.
+        # The socket dies with the process, and pending callers are gone.
+        self._reader = threading.Thread(
+            target=self._read_loop, name="bittap-ws-reader", daemon=True
+        )
+        self._reader.start()
+        if self.ping_interval is not None:
+            self._keepalive = threading.Thread(
+                target=self._keepalive_loop, name="bittap-ws-keepalive", daemon=True
+            )
+            self._keepalive.start()
+
+    def request(
+        self,
+        method: str,
+        request_id: str,
+        text: str,
+        deadline: Deadline,
+        timeout: float | None,
+    ) -> Any:
+        """
+        Send one request and wait for its answer.
+
+        The slot for the answer is registered before the request is sent
+        and removed on every way out, including an interrupt.
+
+        Returns:
+            The decoded answer, as given to :meth:`Pending.resolve`.
+
+        Raises:
+            ConnectionClosed: If the connection ends before the answer came.
+            RequestTimeout: If no answer came before ``deadline``. A later
+                answer is dropped by the reader.
+
+        """
+        try:
+            slot = self.pending.add(request_id)
+        except ConnectionClosed as exc:
+            raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
+        try:
+            if self.send(text, _OP_TEXT, deadline):
+                slot.event.wait(deadline.remaining())
+        finally:
+            self.pending.discard(request_id)
+        # Once the slot is discarded, the reader can no longer fill it: what
+        # it holds now is final, even if the answer raced with the timeout.
+        if slot.exc is not None:
+            raise slot.exc
+        if not slot.event.is_set():
+            raise RequestTimeout(method, request_id, timeout or 0.0)
+        return slot.value
+
+    def send(self, data: str | bytes, opcode: int, deadline: Deadline) -> bool:
+        """
+        Write one frame.
+
+        Returns:
+            :obj:`False` if the send lock could not be had before
+            ``deadline``: nothing was sent.
+
+        Raises:
+            ConnectionClosed: If the connection has ended or ends while
+                writing; it is then torn down.
+
+        """
+        raw = ABNF.create_frame(data, opcode).format()
+        remaining = deadline.remaining()
+        if not self._send_lock.acquire(timeout=-1 if remaining is None else remaining):
+            return False
+        try:
+            if self._closed.is_set():
+                exc = self._closed_exc()
+                raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
+            self._sock.sendall(raw)
+        except OSError as exc:
+            self._abort(exc)
+            raise self._closed_exc() from exc
+        finally:
+            self._send_lock.release()
+        return True
+
+    def close(self) -> None:
+        """
+        Close the connection; idempotent, callable from any thread.
+
+        Sends a close frame if the socket is still writable, wakes every
+        waiter with :exc:`ConnectionClosed`, and waits a bounded time for the
+        reader and keepalive threads to end.
+
+        """
+        with self._state_lock:
+            first = not self._closing
+            self._closing = True
+        if first and not self._closed.is_set():
+            # Best effort: a peer that stopped reading must not block close().
+            if self._send_lock.acquire(timeout=CLOSE_TIMEOUT):
+                try:
+                    frame = ABNF.create_frame(b"\x03\xe8", _OP_CLOSE).format()
+                    self._sock.sendall(frame)
+                except OSError:
+                    pass  # the reader records the real reason, if any
+                finally:
+                    self._send_lock.release()
+        self._shutdown()
+        self.join(CLOSE_TIMEOUT)
+
+    def join(self, timeout: float | None = None) -> None:
+        """
+        Wait for the threads of this connection to end.
+
+        Does nothing for threads that are the calling thread.
+
+        """
+        deadline = Deadline(timeout)
+        current = threading.current_thread()
+        for thread in (self._reader, self._keepalive):
+            if thread is not None and thread is not current:
+                thread.join(deadline.remaining())
+
+    def abort(self, exc: BaseException) -> None:
+        """
+        End the connection at once, as if it dropped, because of ``exc``.
+
+        """
+        self._abort(exc)
+
+    # Private methods
+
+    def _abort(self, exc: BaseException) -> None:
+        with self._state_lock:
+            if self._exc is None:
+                self._exc = exc
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        # shutdown() wakes the reader blocked in recv() and any writer
+        # blocked in send(). The base class method is called even on an
+        # SSLSocket, whose own shutdown() would drop its SSL object under
+        # the feet of a thread using it.
+        try:
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # already shut down or closed
+
+    def _closed_exc(self) -> ConnectionClosed:
+        """
+        Describe why the connection ended; chain it from the first error.
+
+        """
+        with self._state_lock:
+            exc = self._exc
+            closing = self._closing
+        close_frame = self._close_frame
+        if close_frame is not None:
+            code, reason = close_frame
+            text = "connection closed by the server"
+            if code is not None:
+                text += f" with code {code}"
+                if reason:
+                    text += f" ({reason})"
+            error = ConnectionClosed(text, code=code, reason=reason)
+        elif exc is not None:
+            error = ConnectionClosed(f"connection lost: {_describe(exc)}")
+        elif closing:
+            error = ConnectionClosed("connection closed by the client")
+        else:
+            error = ConnectionClosed("connection lost")
+        error.__cause__ = exc
+        return error
+
+    def _read_loop(self) -> None:
+        ws = self._ws
+        cont = ws.cont_frame
+        try:
+            while True:
+                frame = ws.recv_frame()
+                opcode = frame.opcode
+                if opcode == _OP_TEXT or opcode == _OP_BINARY or opcode == _OP_CONT:
+                    cont.validate(frame)
+                    cont.add(frame)
+                    if not frame.fin:
+                        continue
+                    opcode, frame = cont.extract(frame)
+                    if opcode == _OP_TEXT:
+                        self._dispatch(frame.data)
+                    else:
+                        logger.warning(
+                            "ignored a binary frame of %d bytes", len(frame.data)
+                        )
+                elif opcode == _OP_PING:
+                    self._send_control(frame.data, _OP_PONG)
+                elif opcode == _OP_PONG:
+                    self._pong.set()
+                elif opcode == _OP_CLOSE:
+                    self._on_close_frame(frame.data)
+                    break
+        except Exception as exc:
+            with self._state_lock:
+                if self._exc is None and not self._closing:
+                    self._exc = exc
+            if not self._closing:
+                logger.debug("connection to %s lost: %s", self.url, _describe(exc))
+        finally:
+            self._closed.set()
+            self._shutdown()
+            try:
+                self._sock.close()
+            except OSError:  # pragma: no cover - close() hardly ever fails
+                pass
+            self.pending.fail_all(self._closed_exc())
+            self._pong.set()  # wake the keepalive thread
+
+    def _dispatch(self, data: bytes) -> None:
+        # Never raises: a bad frame must not stop the reader.
+        message = decode(data)
+        if isinstance(message, (Reply, Ack, BadReply)):
+            self.pending.resolve(message.id, message)
+        elif isinstance(message, Event):
+            if self.on_event is None:
+                logger.debug("ignored an event for topic %s", message.topic)
+            else:
+                try:
+                    self.on_event(message)
+                except Exception:
+                    logger.exception("error while routing an event")
+        else:
+            assert isinstance(message, Unroutable)
+            logger.warning("ignored a frame (%s): %.200s", message.reason, message.text)
+
+    def _send_control(self, data: bytes, opcode: int) -> None:
+        if self._send_lock.acquire(timeout=self.ping_timeout or CLOSE_TIMEOUT):
+            try:
+                self._sock.sendall(ABNF.create_frame(data, opcode).format())
+            finally:
+                self._send_lock.release()
+        else:
+            raise ConnectionClosed("cannot write to the connection")
+
+    def _on_close_frame(self, data: bytes) -> None:
+        code: int | None = None
+        reason: str | None = None
+        if len(data) >= 2:
+            code = int.from_bytes(data[:2], "big")
+            reason = data[2:].decode("utf-8", "replace")
+        self._close_frame = (code, reason)
+        logger.debug("server closed the connection with code %s: %s", code, reason)
+        # Answer the close frame; the server closes the TCP connection next.
+        try:
+            self._send_control(data[:2], _OP_CLOSE)
+        except (OSError, ConnectionClosed):
+            pass  # the connection is ending anyway
+
+    def _keepalive_loop(self) -> None:
+        assert self.ping_interval is not None
+        interval = self.ping_interval
+        timeout = self.ping_timeout
+        try:
+            while not self._closed.wait(interval):
+                self._pong.clear()
+                self._send_control(b"", _OP_PING)
+                if timeout is None:
+                    continue
+                if not self._pong.wait(timeout) and not self._closed.is_set():
+                    logger.warning(
+                        "no pong from %s within %g s: connection is dead",
+                        self.url,
+                        timeout,
+                    )
+                    self._abort(TimeoutError(f"no pong within {timeout:g} s"))
+                    return
+        except Exception as exc:
+            self._abort(exc)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

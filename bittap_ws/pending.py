@@ -1,0 +1,127 @@
+"""
+The table of requests waiting for an answer.
+
+A caller adds a slot *before* it sends its request, waits on the slot's
+event, and discards the slot on every way out. The reader thread resolves
+slots as answers come in, and fails them all at once when the connection
+ends. This module has no sockets.
+
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from .errors import ConnectionClosed
+
+__all__ = ["Pending", "Slot"]
+
+logger = logging.getLogger("bittap_ws")
+
+
+class Slot:
+    """
+    One request waiting for its answer.
+
+    ``value`` (an answer) or ``exc`` (why there will be none) is stored
+    before ``event`` is set, so a waiter that sees the event set always
+    finds one of them.
+
+    """
+
+    __slots__ = ("event", "value", "exc")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.value: Any = None
+        self.exc: BaseException | None = None
+
+
+class Pending:
+    """
+    Map request ids to :class:`Slot` objects, under one lock.
+
+    ``_lock`` guards ``_slots`` and ``_closed``; it is held only for dict
+    operations and ``Event.set()``, never while waiting.
+
+    After :meth:`fail_all`, the table is closed: :meth:`add` raises the
+    exception given to :meth:`fail_all`, so no caller can register on a
+    connection that has already ended.
+
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[str, Slot] = {}
+        self._lock = threading.Lock()
+        self._closed: ConnectionClosed | None = None
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def add(self, request_id: str) -> Slot:
+        """
+        Register a slot for ``request_id``.
+
+        Raises:
+            ConnectionClosed: If the table was closed by :meth:`fail_all`.
+            ValueError: If ``request_id`` is already waiting.
+
+        """
+        slot = Slot()
+        with self._lock:
+            if self._closed is not None:
+                raise _copy(self._closed)
+            if request_id in self._slots:
+                raise ValueError(f"request id {request_id!r} is already pending")
+            self._slots[request_id] = slot
+        return slot
+
+    def resolve(self, request_id: str, value: Any) -> bool:
+        """
+        Hand ``value`` to the caller waiting for ``request_id``.
+
+        Returns :obj:`False`, after logging it, when nobody waits for this
+        id: the answer is late (its caller timed out), a duplicate, or for
+        a request this client never sent.
+
+        """
+        with self._lock:
+            slot = self._slots.pop(request_id, None)
+            if slot is not None:
+                slot.value = value
+                slot.event.set()
+                return True
+        logger.debug("dropped an answer to unknown or expired request %s", request_id)
+        return False
+
+    def discard(self, request_id: str) -> None:
+        """
+        Remove the slot for ``request_id``, if it is still there.
+
+        """
+        with self._lock:
+            self._slots.pop(request_id, None)
+
+    def fail_all(self, exc: ConnectionClosed) -> None:
+        """
+        Wake every waiter with ``exc`` and close the table.
+
+        Each waiter receives its own copy of ``exc``, chained from the same
+        cause, so that tracebacks of different threads do not mix.
+
+        """
+        with self._lock:
+            if self._closed is None:
+                self._closed = exc
+            slots, self._slots = self._slots, {}
+            for slot in slots.values():
+                slot.exc = _copy(exc)
+                slot.event.set()
+
+
+def _copy(exc: ConnectionClosed) -> ConnectionClosed:
+    copy = ConnectionClosed(str(exc), code=exc.code, reason=exc.reason)
+    copy.__cause__ = exc.__cause__
+    return copy
