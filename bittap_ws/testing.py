@@ -261,14 +261,19 @@ class Server:
         for conn in self._snapshot():
             _unstall(conn)
 
-    def ping(self) -> None:
+    def ping(self) -> list[threading.Event]:
         """
         Send a ping frame to every open connection.
 
+        Returns:
+            One event per connection, set when its pong arrives.
+
         """
+        waiters = []
         for conn in self._snapshot():
             with contextlib.suppress(Exception):
-                conn.ping()
+                waiters.append(conn.ping())
+        return waiters
 
     def send(self, message: str | bytes) -> None:
         """

@@ -1,0 +1,314 @@
+import logging
+import socket
+import threading
+import time
+
+import pytest
+
+from bittap_ws import Client, ConnectError, ConnectionClosed, RequestTimeout
+
+from .conftest import MS, wait_for
+
+
+def start_calls(client, count, method="time", timeout=10.0):
+    """Start ``count`` calls in threads; return the threads and their outcomes."""
+    outcomes = []
+
+    def call():
+        start = time.monotonic()
+        try:
+            outcomes.append((client.request(method, timeout=timeout), time.monotonic() - start))
+        except Exception as exc:
+            outcomes.append((exc, time.monotonic() - start))
+
+    threads = [threading.Thread(target=call) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, outcomes
+
+
+def join_all(threads):
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+class TestDrop:
+    def test_fails_pending_calls_at_once(self, client, server):
+        """A dropped TCP connection fails every pending call with ConnectionClosed at once."""
+        server.on("time", action="silence")
+        threads, outcomes = start_calls(client, 3)
+        assert wait_for(lambda: len(server.requests) == 3)
+        server.drop()
+        join_all(threads)
+        assert len(outcomes) == 3
+        for exc, elapsed in outcomes:
+            assert isinstance(exc, ConnectionClosed)
+            assert exc.__cause__ is not None
+            assert elapsed < 1.0
+
+    def test_next_call_reconnects(self, client, server):
+        """After a drop, the next call opens a new connection."""
+        client.ping()
+        server.drop()
+        assert wait_for(lambda: "disconnected" in repr(client))
+        assert client.time() > 0
+        assert server.connection_count == 2
+
+    def test_nothing_is_resent(self, client, server):
+        """A call cut by a drop is never sent again on the new connection."""
+        server.on("time", action="drop", times=1)
+        with pytest.raises(ConnectionClosed):
+            client.time()
+        client.ping()
+        methods = [request["method"] for request in server.requests]
+        assert methods == ["time", "ping"]
+
+    def test_drop_while_idle(self, client, server):
+        """A connection dropped while idle is replaced by the next call."""
+        client.ping()
+        server.drop()
+        time.sleep(50 * MS)
+        client.ping()
+        assert server.connection_count == 2
+
+
+class TestCloseFrame:
+    def test_fails_pending_calls_with_code_and_reason(self, client, server):
+        """A server close frame fails pending calls with its code and reason."""
+        server.on("time", action="silence")
+        threads, outcomes = start_calls(client, 2)
+        assert wait_for(lambda: len(server.requests) == 2)
+        server.close_connections(1001, "going away")
+        join_all(threads)
+        for exc, elapsed in outcomes:
+            assert isinstance(exc, ConnectionClosed)
+            assert (exc.code, exc.reason) == (1001, "going away")
+            assert "1001" in str(exc)
+            assert elapsed < 1.0
+
+    def test_close_mid_request(self, client, server):
+        """A close frame in answer to a request raises ConnectionClosed; the next call works."""
+        server.on("time", action="close", close_code=1008, times=1)
+        with pytest.raises(ConnectionClosed) as exc_info:
+            client.time()
+        assert exc_info.value.code == 1008
+        assert client.time() > 0
+
+    def test_server_closes_idle_connection(self, client, server):
+        """A server may close any connection at any time; the client carries on."""
+        client.ping()
+        server.close_connections(1000, "24 hours")
+        assert wait_for(lambda: "disconnected" in repr(client))
+        client.ping()
+        assert server.connection_count == 2
+
+
+class TestKeepalive:
+    def test_stalled_peer_is_detected(self, server):
+        """A peer that stops reading is treated as dropped after ping_timeout."""
+        server.on("time", action="stall", times=1)
+        with Client(
+            server.url, ping_interval=100 * MS, ping_timeout=200 * MS, timeout=10
+        ) as client:
+            start = time.monotonic()
+            with pytest.raises(ConnectionClosed) as exc_info:
+                client.time()
+            assert time.monotonic() - start < 2.0
+            assert isinstance(exc_info.value.__cause__, TimeoutError)
+            server.unstall()
+            assert client.time() > 0
+
+    def test_ping_timeout_longer_than_interval(self, server):
+        """ping_timeout may exceed ping_interval; a healthy connection stays up."""
+        with Client(server.url, ping_interval=50 * MS, ping_timeout=500 * MS) as client:
+            time.sleep(300 * MS)
+            client.ping()
+            assert server.connection_count == 1
+
+    def test_server_pings_are_answered(self, client, server):
+        """Ping frames from the server get a pong."""
+        client.ping()
+        waiters = server.ping()
+        assert len(waiters) == 1
+        assert waiters[0].wait(2.0)
+
+    def test_idle_connection_does_not_time_out(self, server):
+        """An idle connection is never closed by a socket timeout."""
+        with Client(
+            server.url,
+            timeout=100 * MS,
+            connect_timeout=100 * MS,
+            ping_interval=None,
+            ping_timeout=None,
+        ) as client:
+            time.sleep(400 * MS)
+            client.ping()
+            assert server.connection_count == 1
+
+
+class TestClose:
+    def test_close_is_idempotent(self, client):
+        """close() may be called any number of times."""
+        client.close()
+        client.close()
+        assert "state=closed" in repr(client)
+
+    def test_close_wakes_pending_calls(self, client, server):
+        """close() from another thread fails pending calls with ConnectionClosed at once."""
+        server.on("time", action="silence")
+        threads, outcomes = start_calls(client, 3)
+        assert wait_for(lambda: len(server.requests) == 3)
+        client.close()
+        join_all(threads)
+        for exc, elapsed in outcomes:
+            assert isinstance(exc, ConnectionClosed)
+            assert elapsed < 1.0
+
+    def test_calls_after_close_raise_until_connect(self, client, server):
+        """After close(), calls raise ConnectionClosed until connect()."""
+        client.close()
+        with pytest.raises(ConnectionClosed):
+            client.time()
+        assert server.connection_count == 1
+        client.connect()
+        assert client.time() > 0
+
+    def test_close_ends_the_threads(self, server):
+        """close() ends the reader and keepalive threads."""
+        client = Client(server.url, ping_interval=100 * MS)
+        client.connect()
+        names = {thread.name for thread in threading.enumerate()}
+        assert {"bittap-ws-reader", "bittap-ws-keepalive"} <= names
+        client.close()
+        names = {thread.name for thread in threading.enumerate()}
+        assert not names & {"bittap-ws-reader", "bittap-ws-keepalive"}
+
+    def test_open_close_cycles_leave_no_threads(self, server):
+        """20 open/close cycles leave no thread behind."""
+        before = threading.active_count()
+        for _ in range(20):
+            with Client(server.url, ping_interval=1.0) as client:
+                client.ping()
+        assert wait_for(lambda: threading.active_count() <= before)
+
+    def test_reconnects_leave_no_threads(self, client, server):
+        """Connections replaced after drops leave no thread behind."""
+        client.ping()
+        before = threading.active_count()
+        for _ in range(10):
+            server.drop()
+            assert wait_for(lambda: "disconnected" in repr(client))
+            client.ping()
+        assert wait_for(lambda: threading.active_count() <= before)
+
+    def test_close_during_connect(self, server):
+        """close() while another thread connects leaves the client closed."""
+        client = Client(server.url)
+        errors = []
+
+        def call():
+            try:
+                client.ping()
+            except ConnectionClosed as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        client.close()
+        thread.join(5)
+        client.close()
+        assert "state=closed" in repr(client)
+        assert wait_for(lambda: server.open_connections == 0)
+
+
+class TestBadFrames:
+    @pytest.mark.parametrize(
+        "frame",
+        [
+            "not json",
+            b"\x00\x01binary",
+            '{"id": null, "status": 400, "error": {"code": -1, "msg": "x"}}',
+            '{"id": "not-ours", "status": 200, "result": {}}',
+            '{"status": 200}',
+            "[1, 2, 3]",
+            '{"id": 12, "status": 200}',
+            "\ufffd\ufffd",
+        ],
+    )
+    def test_reader_survives(self, client, server, caplog, frame):
+        """A frame that belongs to nobody is logged; the reader keeps running."""
+        server.garbage = [frame]
+        with caplog.at_level(logging.DEBUG, logger="bittap_ws"):
+            assert client.time() > 0
+            assert client.time() > 0
+        assert any(record.name == "bittap_ws" for record in caplog.records)
+        assert server.connection_count == 1
+
+    def test_duplicate_answers_are_dropped(self, client, server):
+        """A second answer to the same id is dropped."""
+        server.duplicate = True
+        for _ in range(5):
+            assert client.time() > 0
+        assert "pending=0" in repr(client)
+
+    def test_garbage_on_an_idle_connection(self, client, server, caplog):
+        """Unsolicited frames between calls are logged and survived."""
+        client.ping()
+        with caplog.at_level(logging.WARNING, logger="bittap_ws"):
+            server.send("garbage")
+            server.send(b"\xff")
+            assert wait_for(lambda: len(caplog.records) >= 2)
+        client.ping()
+
+
+class TestBackoff:
+    def test_repeated_failures_back_off(self):
+        """After a failed attempt, the next one waits, and fails at once if it would not fit."""
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            port = listener.getsockname()[1]
+            accepted = []
+
+            def refuse():
+                # Accept and hang up, so every handshake fails.
+                listener.settimeout(3)
+                try:
+                    while len(accepted) < 10:
+                        conn, _ = listener.accept()
+                        accepted.append(conn)
+                        conn.close()
+                except OSError:
+                    pass
+
+            thread = threading.Thread(target=refuse)
+            thread.start()
+            client = Client(f"ws://127.0.0.1:{port}/", timeout=100 * MS, connect_timeout=100 * MS)
+            for _ in range(5):
+                with pytest.raises(ConnectError):
+                    client.ping()
+            # The first attempt fails, then the backoff (at least 250 ms)
+            # exceeds each call's 100 ms timeout: no further attempt is made.
+            assert len(accepted) <= 2
+            listener.close()
+            thread.join(5)
+
+    def test_success_resets_the_backoff(self, server):
+        """Once connected, a drop reconnects without delay."""
+        with Client(server.url) as client:
+            for _ in range(5):
+                server.drop()
+                assert wait_for(lambda: "disconnected" in repr(client))
+                start = time.monotonic()
+                client.ping()
+                assert time.monotonic() - start < 1.0
+
+
+def test_timeout_does_not_break_the_connection(client, server):
+    """A timed-out call leaves the connection usable."""
+    server.on("time", action="silence", times=1)
+    with pytest.raises(RequestTimeout):
+        client.time(timeout=100 * MS)
+    assert client.time() > 0
+    assert server.connection_count == 1
