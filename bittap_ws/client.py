@@ -134,6 +134,9 @@ class Client:
     _failures: int = attrs.field(init=False, default=0)
     _retry_at: float = attrs.field(init=False, default=0.0)
     _last_error: ConnectError | None = attrs.field(init=False, default=None)
+    # Closes the connection when the client is garbage-collected without
+    # close(), e.g. when a notebook cell that makes a client runs again.
+    _finalizer: weakref.finalize | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         _clients.add(self)
@@ -194,6 +197,7 @@ class Client:
         with self._state_lock:
             self._state = _CLOSED
             conn, self._conn = self._conn, None
+            self._set_finalizer(None)
         if conn is not None:
             conn.close()
 
@@ -371,6 +375,7 @@ class Client:
                 if not closed:
                     self._state = _OPEN
                     self._conn = conn
+                    self._set_finalizer(conn)
             if closed:
                 # close() ran while this thread was connecting.
                 conn.close()
@@ -378,6 +383,16 @@ class Client:
             return conn
         finally:
             self._connect_lock.release()
+
+    def _set_finalizer(self, conn: Connection | None) -> None:
+        assert self._state_lock.locked()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if conn is not None:
+            self._finalizer = weakref.finalize(self, conn.close)
+            # At exit, daemon threads die with the process: no need to wait.
+            self._finalizer.atexit = False
 
     def _wait_backoff(self, deadline: Deadline) -> None:
         if self._failures == 0:
@@ -443,6 +458,9 @@ class Client:
         self._state_lock = threading.Lock()
         self._connect_lock = threading.Lock()
         self._conn = None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
         if self._state == _OPEN:
             self._state = _UNOPENED
 

@@ -268,6 +268,11 @@ class Connection:
         except OSError as exc:
             self._abort(exc)
             raise self._closed_exc() from exc
+        except BaseException as exc:
+            # Interrupted (Ctrl-C) in the middle of a write: part of the
+            # frame may be on the wire and the stream can't be trusted.
+            self._abort(exc)
+            raise
         finally:
             self._send_lock.release()
         return True

@@ -312,3 +312,14 @@ def test_timeout_does_not_break_the_connection(client, server):
         client.time(timeout=100 * MS)
     assert client.time() > 0
     assert server.connection_count == 1
+
+
+def test_forgotten_client_closes_its_connection(server):
+    """A client garbage-collected without close() ends its connection and threads."""
+    before = threading.active_count()
+    client = Client(server.url, ping_interval=1.0)
+    client.ping()
+    assert threading.active_count() > before
+    del client
+    assert wait_for(lambda: threading.active_count() <= before)
+    assert wait_for(lambda: server.open_connections == 0)
