@@ -11,6 +11,7 @@ from .errors import (
     BitTapError,
     ConnectError,
     ConnectionClosed,
+    EventTimeout,
     ProtocolError,
     RateLimitError,
     RequestTimeout,
@@ -18,16 +19,19 @@ from .errors import (
     SubscriptionError,
 )
 from .protocol import RateLimit, Response
+from .streams import Subscription
 
 __all__ = [
     "DEFAULT_URL",
     "Client",
     "Response",
     "RateLimit",
+    "Subscription",
     "BitTapError",
     "ConnectError",
     "ConnectionClosed",
     "RequestTimeout",
+    "EventTimeout",
     "ProtocolError",
     "ApiError",
     "ServerError",

@@ -11,8 +11,10 @@ import ssl
 import threading
 import time
 import weakref
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
+
+import logging
 
 import attrs
 
@@ -20,6 +22,7 @@ from ._deadline import Deadline
 from .connection import Connection, NotSent, open_connection
 from .errors import (
     ApiError,
+    BitTapError,
     ConnectError,
     ConnectionClosed,
     ProtocolError,
@@ -36,8 +39,11 @@ from .protocol import (
     encode_request,
     new_request_id,
 )
+from .streams import Streams, Subscription
 
 __all__ = ["DEFAULT_URL", "Client"]
+
+logger = logging.getLogger("bittap_ws")
 
 DEFAULT_URL = "wss://stream.bittap.com/endpoint?format=JSON"
 
@@ -101,6 +107,9 @@ class Client:
             connection as dead, or :obj:`None` to wait forever.
         ssl_context: The TLS context for ``wss://`` URLs; by default,
             certificates are verified against the system's CAs.
+        resume_timeout: How long, in seconds, the client tries to restore
+            the connection of open subscriptions after it drops, before
+            their :meth:`~Subscription.get` raises :exc:`ConnectionClosed`.
 
     Raises:
         ValueError: If ``url`` is not a ``ws://`` or ``wss://`` URL, or a
@@ -122,6 +131,9 @@ class Client:
     ssl_context: ssl.SSLContext | None = attrs.field(
         default=None, kw_only=True, repr=False
     )
+    resume_timeout: float = attrs.field(
+        default=60.0, kw_only=True, validator=_positive
+    )
 
     # _state_lock guards _state and _conn; it is never held during I/O, so
     # close() never waits behind a connection attempt.
@@ -137,6 +149,12 @@ class Client:
     # Closes the connection when the client is garbage-collected without
     # close(), e.g. when a notebook cell that makes a client runs again.
     _finalizer: weakref.finalize | None = attrs.field(init=False, default=None)
+    _generation: int = attrs.field(init=False, default=0)
+    _streams: Streams = attrs.field(init=False, factory=Streams)
+    # The resume thread re-subscribes after a drop; guarded by _state_lock.
+    _resume_thread: threading.Thread | None = attrs.field(init=False, default=None)
+    _resume_wanted: bool = attrs.field(init=False, default=False)
+    _resume_stop: threading.Event = attrs.field(init=False, factory=threading.Event)
 
     def __attrs_post_init__(self) -> None:
         _clients.add(self)
@@ -183,6 +201,7 @@ class Client:
         """
         with self._state_lock:
             self._state = _OPEN
+            self._resume_stop.clear()
         self._connection(Deadline(self.connect_timeout))
 
     def close(self) -> None:
@@ -198,8 +217,15 @@ class Client:
             self._state = _CLOSED
             conn, self._conn = self._conn, None
             self._set_finalizer(None)
+            resume_thread = self._resume_thread
+        self._resume_stop.set()
+        for subscription in self._streams.snapshot():
+            subscription.end()
+            self._streams.remove(subscription)
         if conn is not None:
             conn.close()
+        if resume_thread is not None and resume_thread is not threading.current_thread():
+            resume_thread.join(self.connect_timeout)
 
     def ping(self, *, timeout: float | None = None) -> None:
         """
@@ -275,20 +301,55 @@ class Client:
             TypeError: If ``params`` cannot be sent as JSON.
 
         """
-        if timeout is None:
-            timeout = self.timeout
-        deadline = Deadline(timeout)
-        request_id = new_request_id()
-        text = encode_request(request_id, method, params)
-        conn = self._connection(deadline)
+        return self._call(method, params, timeout)[0]
+
+    def subscribe(self, *topics: str, maxsize: int = 10_000) -> Subscription:
+        """
+        Subscribe to market-data streams on this client's connection.
+
+        Events are queued from the moment the request is sent. After the
+        connection drops, the client reconnects in the background, with
+        backoff, and subscribes again; events sent meanwhile are lost.
+
+        Args:
+            topics: Stream names, like ``"s_trade@BTC-USDT"``.
+            maxsize: How many events the subscription queues; when it is
+                full, the oldest event is dropped and counted in
+                :attr:`Subscription.dropped`.
+
+        Returns:
+            The subscription: iterate it, or call its
+            :meth:`~Subscription.get`; close it when done.
+
+        Raises:
+            SubscriptionError: If the server refuses any topic; its
+                ``topics`` lists those refused. No topic stays subscribed.
+            ConnectError, ConnectionClosed, RequestTimeout, ApiError: As for
+                :meth:`request`.
+            ValueError: If no topic is given or ``maxsize`` is less than 1.
+
+        """
+        if not topics:
+            raise ValueError("subscribe() needs at least one topic")
+        for topic in topics:
+            if not isinstance(topic, str) or not topic:
+                raise ValueError(f"not a topic: {topic!r}")
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1, not {maxsize}")
+        subscription = Subscription(self, tuple(dict.fromkeys(topics)), maxsize)
+        self._streams.add(subscription)
         try:
-            answer = conn.request(method, request_id, text, deadline, timeout)
-        except NotSent:
-            # The connection ended before the request could be written: it
-            # was not sent, so one more try on a new connection is safe.
-            conn = self._connection(deadline)
-            answer = conn.request(method, request_id, text, deadline, timeout)
-        return self._to_response(method, answer)
+            _, conn = self._call("SUBSCRIBE", list(subscription.topics), None)
+        except SubscriptionError as exc:
+            self._streams.remove(subscription)
+            accepted = [topic for topic in subscription.topics if topic not in exc.topics]
+            self._send_unsubscribe(accepted)
+            raise
+        except BaseException:
+            self._streams.remove(subscription)
+            raise
+        subscription.generation = conn.generation
+        return subscription
 
     def clock_offset(self, samples: int = 5, *, timeout: float | None = None) -> float:
         """
@@ -327,6 +388,133 @@ class Client:
 
     # Private methods
 
+    def _call(
+        self,
+        method: str,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        timeout: float | None,
+        conn: Connection | None = None,
+    ) -> tuple[Response, Connection]:
+        """
+        Send a request and map its answer, on ``conn`` or the current
+        connection; return the response and the connection used.
+
+        """
+        if timeout is None:
+            timeout = self.timeout
+        deadline = Deadline(timeout)
+        request_id = new_request_id()
+        text = encode_request(request_id, method, params)
+        if conn is not None:
+            answer = conn.request(method, request_id, text, deadline, timeout)
+            return self._to_response(method, answer), conn
+        conn = self._connection(deadline)
+        try:
+            answer = conn.request(method, request_id, text, deadline, timeout)
+        except NotSent:
+            # The connection ended before the request could be written: it
+            # was not sent, so one more try on a new connection is safe.
+            conn = self._connection(deadline)
+            answer = conn.request(method, request_id, text, deadline, timeout)
+        return self._to_response(method, answer), conn
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        """
+        Forget ``subscription``; unsubscribe the topics nobody else wants.
+
+        """
+        self._streams.remove(subscription)
+        topics = [t for t in subscription.topics if not self._streams.has_topic(t)]
+        self._send_unsubscribe(topics)
+
+    def _send_unsubscribe(self, topics: Sequence[str]) -> None:
+        # Best effort, on the current connection only: never reconnect just
+        # to unsubscribe; events of unknown topics are dropped anyway.
+        conn = self._conn
+        if not topics or conn is None or conn.closed or self._state == _CLOSED:
+            return
+        try:
+            self._call("UNSUBSCRIBE", list(topics), None, conn)
+        except BitTapError as exc:
+            logger.debug("cannot unsubscribe from %s: %s", ", ".join(topics), exc)
+
+    def _on_connection_closed(self, conn: Connection) -> None:
+        # Called by the reader thread of a connection that just ended.
+        if self._state == _CLOSED or not len(self._streams):
+            return
+        with self._state_lock:
+            self._resume_wanted = True
+            if self._resume_thread is None and self._state != _CLOSED:
+                # Daemon: like the reader, it must not keep a program alive.
+                self._resume_thread = threading.Thread(
+                    target=self._resume_loop, name="bittap-ws-resume", daemon=True
+                )
+                self._resume_thread.start()
+
+    def _resume_loop(self) -> None:
+        try:
+            while True:
+                with self._state_lock:
+                    if not self._resume_wanted or self._state == _CLOSED:
+                        self._resume_thread = None
+                        return
+                    self._resume_wanted = False
+                self._resume()
+        except Exception:  # pragma: no cover - a bug; never kill silently
+            logger.exception("error while resuming streams")
+            with self._state_lock:
+                self._resume_thread = None
+
+    def _resume(self) -> None:
+        """
+        Reconnect and subscribe again, until done or ``resume_timeout``.
+
+        """
+        deadline = Deadline(self.resume_timeout)
+        while not self._resume_stop.is_set():
+            subscriptions = [s for s in self._streams.snapshot() if not s.closed]
+            if not subscriptions:
+                return
+            try:
+                remaining = deadline.remaining()
+                assert remaining is not None
+                conn = self._connection(Deadline(min(self.connect_timeout, remaining)))
+                for subscription in subscriptions:
+                    if subscription.generation == conn.generation or subscription.closed:
+                        continue
+                    try:
+                        self._call("SUBSCRIBE", list(subscription.topics), None, conn)
+                    except SubscriptionError as exc:
+                        self._streams.remove(subscription)
+                        closed = ConnectionClosed(f"cannot subscribe again: {exc}")
+                        closed.__cause__ = exc
+                        subscription.fail(closed)
+                        continue
+                    subscription.generation = conn.generation
+                    subscription.reconnects += 1
+                    logger.info("resumed %s", ", ".join(subscription.topics))
+                return
+            except ConnectionClosed:
+                if self._state == _CLOSED:
+                    return
+                last_error: BitTapError | None = None
+            except BitTapError as exc:
+                last_error = exc
+            if deadline.expired():
+                for subscription in self._streams.snapshot():
+                    self._streams.remove(subscription)
+                    closed = ConnectionClosed(
+                        f"connection lost; cannot restore it within "
+                        f"{self.resume_timeout:g} s"
+                    )
+                    closed.__cause__ = last_error
+                    subscription.fail(closed)
+                return
+            # Wait for the backoff to allow the next attempt.
+            wait = max(0.05, self._retry_at - time.monotonic())
+            remaining = deadline.remaining()
+            self._resume_stop.wait(wait if remaining is None else min(wait, remaining))
+
     def _connection(self, deadline: Deadline) -> Connection:
         """
         Return an open connection, opening one if needed.
@@ -355,12 +543,16 @@ class Client:
                 else min(self.connect_timeout, remaining)
             )
             try:
+                self._generation += 1
                 conn = open_connection(
                     self.url,
                     connect_timeout=connect_timeout,
                     ssl_context=self.ssl_context,
                     ping_interval=self.ping_interval,
                     ping_timeout=self.ping_timeout,
+                    on_event=self._streams.route,
+                    on_close=_weak_on_close(self),
+                    generation=self._generation,
                 )
             except ConnectError as exc:
                 self._failures += 1
@@ -458,11 +650,25 @@ class Client:
         self._state_lock = threading.Lock()
         self._connect_lock = threading.Lock()
         self._conn = None
+        self._resume_thread = None
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
         if self._state == _OPEN:
             self._state = _UNOPENED
+
+
+def _weak_on_close(client: Client) -> Callable[[Connection], None]:
+    # The connection must not keep its client alive: a client dropped
+    # without close() is finalized, and its connection closed.
+    ref = weakref.ref(client)
+
+    def on_close(conn: Connection) -> None:
+        client = ref()
+        if client is not None:
+            client._on_connection_closed(conn)
+
+    return on_close
 
 
 def _after_fork_in_child() -> None:

@@ -93,6 +93,8 @@ def open_connection(
     ping_interval: float | None = None,
     ping_timeout: float | None = None,
     on_event: Callable[[Event], None] | None = None,
+    on_close: Callable[[Connection], None] | None = None,
+    generation: int = 0,
 ) -> Connection:
     """
     Open a WebSocket connection to ``url`` and start its threads.
@@ -128,6 +130,8 @@ def open_connection(
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         on_event=on_event,
+        on_close=on_close,
+        generation=generation,
     )
     conn.start()
     return conn
@@ -154,6 +158,8 @@ class Connection:
     ping_interval: float | None = None
     ping_timeout: float | None = None
     on_event: Callable[[Event], None] | None = None
+    on_close: Callable[[Connection], None] | None = None
+    generation: int = 0
 
     pending: Pending = attrs.field(init=False, factory=Pending)
     _sock: Any = attrs.field(init=False)
@@ -407,6 +413,11 @@ class Connection:
                 pass
             self.pending.fail_all(self._closed_exc())
             self._pong.set()  # wake the keepalive thread
+            if self.on_close is not None:
+                try:
+                    self.on_close(self)
+                except Exception:
+                    logger.exception("error while handling the end of a connection")
 
     def _dispatch(self, data: bytes) -> None:
         # Never raises: a bad frame must not stop the reader.

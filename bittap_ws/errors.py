@@ -7,6 +7,7 @@ Every exception the client raises on purpose derives from :exc:`BitTapError`::
     ├── ConnectError            could not open the connection
     ├── ConnectionClosed        the connection ended before the answer came
     ├── RequestTimeout          no answer within the timeout (also a TimeoutError)
+    ├── EventTimeout            no stream event within the timeout (also a TimeoutError)
     ├── ProtocolError           an answer to our request that cannot be understood
     └── ApiError                the server answered with a status other than 200
         ├── ServerError         status >= 500: the outcome is unknown
@@ -29,6 +30,7 @@ __all__ = [
     "ConnectError",
     "ConnectionClosed",
     "RequestTimeout",
+    "EventTimeout",
     "ProtocolError",
     "ApiError",
     "ServerError",
@@ -97,6 +99,27 @@ class RequestTimeout(BitTapError, TimeoutError):
 
     def __str__(self) -> str:
         return f"no answer to {self.method} within {self.timeout:g} s"
+
+
+class EventTimeout(BitTapError, TimeoutError):
+    """
+    Raised by :meth:`Subscription.get` when no event came within the timeout.
+
+    Attributes:
+        topics: The topics of the subscription.
+        timeout: The timeout, in seconds.
+
+    The subscription stays open.
+
+    """
+
+    def __init__(self, topics: tuple[str, ...], timeout: float) -> None:
+        super().__init__(f"no event within {timeout:g} s")
+        self.topics = topics
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return f"no event on {', '.join(self.topics)} within {self.timeout:g} s"
 
 
 class ProtocolError(BitTapError):

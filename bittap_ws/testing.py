@@ -25,6 +25,7 @@ import itertools
 import json
 import logging
 import random
+import re
 import socket
 import ssl as ssl_module
 import threading
@@ -42,6 +43,9 @@ logger = logging.getLogger("bittap_ws.testing")
 
 #: What a :class:`Rule` may tell the server to do with a matching request.
 ACTIONS = ("answer", "silence", "drop", "close", "stall")
+
+#: Topics the server knows: trades, tickers and depth of any symbol.
+TOPIC_PATTERN = re.compile(r"^s_(trade|ticker|depth[0-9]+)@[A-Z0-9]+-[A-Z0-9]+(_[0-9.]+)?$")
 
 DEFAULT_RATE_LIMIT = {
     "rateLimitType": "REQUEST_WEIGHT",
@@ -92,6 +96,7 @@ class _Connection(ServerConnection):
         self.outbox_ready = threading.Condition()
         self.sender: threading.Thread | None = None
         self.done = False
+        self.topics: set[str] = set()
         receive_data = self.protocol.receive_data
 
         def receive_data_unless_stalled(data: bytes) -> None:
@@ -122,6 +127,8 @@ class Server:
         rate_limits: The ``rateLimits`` of every answer: :obj:`None` for a
             REQUEST_WEIGHT counter per minute, ``[]`` to send none, or a
             list of objects to send as they are.
+        stream_rate: Events per second published to each subscribed topic
+            of each connection; 0 publishes none (see :meth:`publish`).
         requests: Every request received, decoded, in order.
 
     """
@@ -141,6 +148,10 @@ class Server:
     _connections: set[_Connection] = attrs.field(factory=set)
     _connection_count: int = 0
     _handlers: list[threading.Thread] = attrs.field(factory=list)
+    stream_rate: float = 10.0
+    _sequences: dict[str, int] = attrs.field(factory=dict)
+    _publisher: threading.Thread | None = attrs.field(default=None, repr=False)
+    _stopping: threading.Event = attrs.field(factory=threading.Event, repr=False)
     _weight: int = 0
     _weight_minute: int = 0
     _ws_server: WsServer | None = attrs.field(default=None, repr=False)
@@ -357,11 +368,76 @@ class Server:
         if rule.action == "stall":
             _stall(conn)
             return
-        answer = self._answer(request, rule)
+        if request["method"] in ("SUBSCRIBE", "UNSUBSCRIBE") and rule == Rule():
+            answer = self._subscribe(conn, request)
+        else:
+            answer = self._answer(request, rule)
         delay = self.delay if rule.delay is None else rule.delay
         if self.jitter:
             delay += random.uniform(0, self.jitter)
         self._send(conn, answer, delay)
+
+    def _subscribe(self, conn: _Connection, request: dict[str, Any]) -> dict[str, Any]:
+        params = request.get("params")
+        topics = [str(topic) for topic in params] if isinstance(params, list) else []
+        failed = [topic for topic in topics if not TOPIC_PATTERN.match(topic)]
+        ok = [topic for topic in topics if topic not in failed]
+        with self._lock:
+            if request["method"] == "SUBSCRIBE":
+                conn.topics.update(ok)
+                if ok and self.stream_rate > 0 and self._publisher is None:
+                    self._publisher = threading.Thread(
+                        target=self._publish_loop, name="bittap-ws-test-publisher", daemon=True
+                    )
+                    self._publisher.start()
+            else:
+                conn.topics.difference_update(topics)
+        if failed or not topics:
+            return {"code": -1, "msg": "Invalid topic.", "topic": failed, "id": request["id"]}
+        return {"code": 0, "msg": "", "topic": [], "id": request["id"]}
+
+    def publish(self, topic: str, count: int = 1, **fields: Any) -> int:
+        """
+        Send ``count`` events of ``topic`` to every connection subscribed to it.
+
+        Args:
+            fields: Fields of the events, besides ``e`` (the topic), ``E``
+                (the event time) and ``n`` (a sequence number per topic).
+
+        Returns:
+            How many events were sent.
+
+        """
+        sent = 0
+        for conn in self._snapshot():
+            if topic in conn.topics:
+                for _ in range(count):
+                    with contextlib.suppress(WsConnectionClosed):
+                        conn.send(json.dumps(self._event(topic, fields)))
+                        sent += 1
+        return sent
+
+    def _event(self, topic: str, fields: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            sequence = self._sequences[topic] = self._sequences.get(topic, 0) + 1
+        event: dict[str, Any] = {"e": topic, "E": self.server_time(), "n": sequence}
+        if topic.startswith("s_trade@"):
+            event.update(s=topic.split("@", 1)[1], p="50000.00", q="0.010", m=False)
+        event.update(fields)
+        return event
+
+    def _publish_loop(self) -> None:
+        # Publishes stream_rate events per second to each subscribed topic
+        # of each connection, until the server stops.
+        while not self._stopping.wait(1 / self.stream_rate if self.stream_rate > 0 else 0.1):
+            if self.stream_rate <= 0:
+                continue
+            for conn in self._snapshot():
+                for topic in list(conn.topics):
+                    if conn.stalled:
+                        continue
+                    with contextlib.suppress(Exception):
+                        conn.send(json.dumps(self._event(topic, {})))
 
     def _answer(self, request: dict[str, Any], rule: Rule) -> dict[str, Any]:
         method = request["method"]
@@ -510,6 +586,9 @@ def run_server(
     try:
         yield server
     finally:
+        server._stopping.set()
+        if server._publisher is not None:
+            server._publisher.join(5)
         server.unstall()
         ws_server.shutdown()
         thread.join(5)

@@ -1,0 +1,182 @@
+import threading
+import time
+
+import pytest
+
+from bittap_ws import (
+    Client,
+    ConnectionClosed,
+    EventTimeout,
+    Subscription,
+    SubscriptionError,
+)
+
+from .conftest import MS, wait_for
+
+TRADES = "s_trade@BTC-USDT"
+TICKER = "s_ticker@ETH-USDT"
+
+
+@pytest.fixture
+def quiet_server(server):
+    """A server that publishes only what a test tells it to."""
+    server.stream_rate = 0
+    return server
+
+
+def test_subscribe_and_get(client, quiet_server):
+    """subscribe() waits for the acknowledgement; get() returns the next event."""
+    subscription = client.subscribe(TRADES)
+    assert isinstance(subscription, Subscription)
+    assert quiet_server.requests[-1] == {
+        "id": quiet_server.requests[-1]["id"],
+        "method": "SUBSCRIBE",
+        "params": [TRADES],
+    }
+    quiet_server.publish(TRADES, price="1.5")
+    event = subscription.get(timeout=2.0)
+    assert event["e"] == TRADES
+    assert event["price"] == "1.5"
+    subscription.close()
+
+
+def test_iterate(client, server):
+    """Iterating a subscription yields events as the server publishes them."""
+    server.stream_rate = 200
+    with client.subscribe(TRADES) as subscription:
+        events = []
+        for event in subscription:
+            events.append(event)
+            if len(events) == 5:
+                break
+    assert [event["e"] for event in events] == [TRADES] * 5
+    numbers = [event["n"] for event in events]
+    assert numbers == sorted(numbers)
+
+
+def test_two_topics_in_one_subscription(client, quiet_server):
+    """One subscription receives the events of each of its topics."""
+    with client.subscribe(TRADES, TICKER) as subscription:
+        quiet_server.publish(TRADES)
+        quiet_server.publish(TICKER)
+        topics = {subscription.get(timeout=2.0)["e"] for _ in range(2)}
+    assert topics == {TRADES, TICKER}
+
+
+def test_failed_topic(client, quiet_server):
+    """A topic the server refuses raises SubscriptionError naming it."""
+    with pytest.raises(SubscriptionError) as exc_info:
+        client.subscribe(TRADES, "nonsense")
+    exc = exc_info.value
+    assert exc.topics == ("nonsense",)
+    assert exc.code != 0
+    # The accepted topic is unsubscribed again.
+    assert quiet_server.requests[-1]["method"] == "UNSUBSCRIBE"
+    assert quiet_server.requests[-1]["params"] == [TRADES]
+    assert client.time() > 0
+
+
+def test_get_times_out(client, quiet_server):
+    """get() raises a TimeoutError when no event comes in time."""
+    with client.subscribe(TRADES) as subscription:
+        start = time.monotonic()
+        with pytest.raises(EventTimeout) as exc_info:
+            subscription.get(timeout=100 * MS)
+        assert isinstance(exc_info.value, TimeoutError)
+        assert 80 * MS <= time.monotonic() - start < 2.0
+        quiet_server.publish(TRADES)
+        assert subscription.get(timeout=2.0)["e"] == TRADES
+
+
+def test_full_queue_drops_the_oldest(client, quiet_server):
+    """A full queue drops its oldest events and counts them."""
+    with client.subscribe(TRADES, maxsize=3) as subscription:
+        quiet_server.publish(TRADES, count=10)
+        assert wait_for(lambda: subscription.dropped == 7)
+        numbers = [subscription.get(timeout=1.0)["n"] for _ in range(3)]
+    assert numbers == [8, 9, 10]
+
+
+def test_slow_consumer_does_not_delay_requests(client, quiet_server):
+    """Requests are answered while a subscription's queue overflows."""
+    with client.subscribe(TRADES, maxsize=10) as subscription:
+        quiet_server.publish(TRADES, count=500)
+        start = time.monotonic()
+        assert client.time() > 0
+        assert time.monotonic() - start < 1.0
+        assert wait_for(lambda: subscription.dropped == 490)
+
+
+def test_close_unsubscribes(client, quiet_server):
+    """close() sends UNSUBSCRIBE, is idempotent, and ends iteration."""
+    subscription = client.subscribe(TRADES)
+    subscription.close()
+    subscription.close()
+    assert quiet_server.requests[-1]["method"] == "UNSUBSCRIBE"
+    assert [r["method"] for r in quiet_server.requests].count("UNSUBSCRIBE") == 1
+    assert list(subscription) == []
+    with pytest.raises(ConnectionClosed):
+        subscription.get(timeout=0.1)
+
+
+def test_close_keeps_topics_other_subscriptions_use(client, quiet_server):
+    """Closing one of two subscriptions to a topic leaves the other receiving."""
+    first = client.subscribe(TRADES)
+    second = client.subscribe(TRADES)
+    first.close()
+    assert quiet_server.requests[-1]["method"] == "SUBSCRIBE"
+    quiet_server.publish(TRADES)
+    assert second.get(timeout=2.0)["e"] == TRADES
+    second.close()
+    assert quiet_server.requests[-1]["method"] == "UNSUBSCRIBE"
+
+
+def test_resumes_after_a_drop(server):
+    """After the server drops the connection, the stream resumes by itself."""
+    server.stream_rate = 100
+    with Client(server.url) as client:
+        with client.subscribe(TRADES) as subscription:
+            subscription.get(timeout=2.0)
+            server.drop()
+            assert wait_for(lambda: subscription.reconnects == 1, 5.0)
+            # Drain what came before the drop, then see new events arrive.
+            assert subscription.get(timeout=2.0)["e"] == TRADES
+            assert server.connection_count == 2
+            subscribes = [r for r in server.requests if r["method"] == "SUBSCRIBE"]
+            assert len(subscribes) == 2
+
+
+def test_resume_gives_up_after_resume_timeout(server):
+    """If the connection cannot be restored in time, get() raises ConnectionClosed."""
+    server.stream_rate = 0
+    client = Client(server.url, resume_timeout=500 * MS, connect_timeout=200 * MS)
+    try:
+        subscription = client.subscribe(TRADES)
+        server.on("SUBSCRIBE", action="drop")  # every attempt to resume fails
+        server.drop()
+        start = time.monotonic()
+        with pytest.raises(ConnectionClosed):
+            subscription.get(timeout=5.0)
+        assert time.monotonic() - start < 4.0
+    finally:
+        client.close()
+
+
+def test_client_close_ends_subscriptions(client, quiet_server):
+    """Closing the client ends its subscriptions' iteration."""
+    subscription = client.subscribe(TRADES)
+    results = []
+    thread = threading.Thread(target=lambda: results.append(list(subscription)))
+    thread.start()
+    time.sleep(50 * MS)
+    client.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert results == [[]]
+
+
+@pytest.mark.parametrize("topics, kwargs", [((), {}), ((TRADES,), {"maxsize": 0}), (("",), {})])
+def test_bad_arguments(client, topics, kwargs):
+    """subscribe() rejects no topics, empty topics and a maxsize below 1."""
+    with pytest.raises(ValueError):
+        client.subscribe(*topics, **kwargs)
