@@ -295,18 +295,24 @@ class Connection:
         with self._state_lock:
             first = not self._closing
             self._closing = True
+        deadline = Deadline(CLOSE_TIMEOUT)
+        if first:
+            # Wake every waiter now, not once the reader notices the end.
+            self.pending.fail_all(self._closed_exc())
         if first and not self._closed.is_set():
-            # Best effort: a peer that stopped reading must not block close().
-            if self._send_lock.acquire(timeout=CLOSE_TIMEOUT):
+            # Best effort, within CLOSE_TIMEOUT: a peer that stopped reading
+            # must not block close(), nor a writer stuck because of it.
+            if self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
                 try:
+                    self._sock.settimeout(CLOSE_TIMEOUT / 2)
                     frame = ABNF.create_frame(b"\x03\xe8", _OP_CLOSE).format()
                     self._sock.sendall(frame)
                 except OSError:
-                    pass  # the reader records the real reason, if any
+                    pass  # the connection is ending anyway
                 finally:
                     self._send_lock.release()
         self._shutdown()
-        self.join(CLOSE_TIMEOUT)
+        self.join(deadline.remaining())
 
     def join(self, timeout: float | None = None) -> None:
         """
