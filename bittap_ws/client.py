@@ -599,7 +599,9 @@ class Client:
                 f"after {self._failures} failed attempt(s)"
             )
             raise error from self._last_error
-        time.sleep(delay)
+        # close() sets _resume_stop, so it interrupts this wait.
+        if self._resume_stop.wait(delay) or self._state == _CLOSED:
+            raise ConnectionClosed("the client is closed")
 
     def _to_response(self, method: str, answer: Any) -> Response:
         if isinstance(answer, Reply):
