@@ -19,6 +19,7 @@ import logging
 import attrs
 
 from ._deadline import Deadline
+from ._ratelimit import RateLimitGuard
 from .connection import Connection, NotSent, open_connection
 from .errors import (
     ApiError,
@@ -110,6 +111,10 @@ class Client:
         resume_timeout: How long, in seconds, the client tries to restore
             the connection of open subscriptions after it drops, before
             their :meth:`~Subscription.get` raises :exc:`ConnectionClosed`.
+        rate_limit_guard: Refuse calls locally, sending nothing, while the
+            server's ``retryAfter`` has not passed or the latest
+            ``rateLimits`` are at their limit in a window that has not
+            ended; see :exc:`RateLimitError`.
 
     Raises:
         ValueError: If ``url`` is not a ``ws://`` or ``wss://`` URL, or a
@@ -134,6 +139,9 @@ class Client:
     resume_timeout: float = attrs.field(
         default=60.0, kw_only=True, validator=_positive
     )
+    rate_limit_guard: bool = attrs.field(
+        default=True, kw_only=True, validator=attrs.validators.instance_of(bool)
+    )
 
     # _state_lock guards _state and _conn; it is never held during I/O, so
     # close() never waits behind a connection attempt.
@@ -143,6 +151,7 @@ class Client:
     _state: str = attrs.field(init=False, default=_UNOPENED)
     _conn: Connection | None = attrs.field(init=False, default=None)
     _rate_limits: tuple[RateLimit, ...] = attrs.field(init=False, default=())
+    _guard: RateLimitGuard = attrs.field(init=False, factory=RateLimitGuard)
     _failures: int = attrs.field(init=False, default=0)
     _retry_at: float = attrs.field(init=False, default=0.0)
     _last_error: ConnectError | None = attrs.field(init=False, default=None)
@@ -297,6 +306,8 @@ class Client:
                 answer is dropped.
             ApiError: If the status is not 200: :exc:`RateLimitError` for 429
                 and 418, :exc:`ServerError` for 500 and above.
+            RateLimitError: Also, with status 429 and code :obj:`None`, when
+                the rate-limit guard refuses the call before sending it.
             ProtocolError: If the answer cannot be understood.
             TypeError: If ``params`` cannot be sent as JSON.
 
@@ -358,7 +369,8 @@ class Client:
         Calls ``time`` ``samples`` times and keeps the sample with the
         smallest round trip, assuming the server read its clock halfway
         through it. Add the offset to ``time.time() * 1000`` to get a
-        timestamp in the server's time, e.g. for signed requests.
+        timestamp in the server's time, e.g. for signed requests. The
+        rate-limit guard then aligns its windows to the server's clock.
 
         Args:
             samples: How many round trips to measure.
@@ -384,6 +396,7 @@ class Client:
             if rtt < best_rtt:
                 best_rtt = rtt
                 best_offset = server_time - (start_wall + rtt / 2) * 1000
+        self._guard.offset = best_offset / 1000
         return best_offset
 
     # Private methods
@@ -405,18 +418,25 @@ class Client:
         deadline = Deadline(timeout)
         request_id = new_request_id()
         text = encode_request(request_id, method, params)
+        if self.rate_limit_guard:
+            refusal = self._guard.check(time.time(), method)
+            if refusal is not None:
+                raise refusal
         if conn is not None:
+            sent_at = time.time()
             answer = conn.request(method, request_id, text, deadline, timeout)
-            return self._to_response(method, answer), conn
+            return self._to_response(method, answer, sent_at), conn
         conn = self._connection(deadline)
+        sent_at = time.time()
         try:
             answer = conn.request(method, request_id, text, deadline, timeout)
         except NotSent:
             # The connection ended before the request could be written: it
             # was not sent, so one more try on a new connection is safe.
             conn = self._connection(deadline)
+            sent_at = time.time()
             answer = conn.request(method, request_id, text, deadline, timeout)
-        return self._to_response(method, answer), conn
+        return self._to_response(method, answer, sent_at), conn
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         """
@@ -603,10 +623,12 @@ class Client:
         if self._resume_stop.wait(delay) or self._state == _CLOSED:
             raise ConnectionClosed("the client is closed")
 
-    def _to_response(self, method: str, answer: Any) -> Response:
+    def _to_response(self, method: str, answer: Any, sent_at: float) -> Response:
         if isinstance(answer, Reply):
             if answer.rate_limits:
                 self._rate_limits = answer.rate_limits
+                if self.rate_limit_guard:
+                    self._guard.update_from_rate_limits(answer.rate_limits, sent_at)
             if answer.status == 200:
                 return Response(
                     answer.id, answer.status, answer.result, answer.rate_limits
@@ -637,7 +659,9 @@ class Client:
         if reply.status in (418, 429):
             retry_after = None
             if reply.retry_after_ms is not None:
-                retry_after = max(0.0, reply.retry_after_ms / 1000 - time.time())
+                retry_after = self._guard.seconds_until(reply.retry_after_ms, time.time())
+                if self.rate_limit_guard:
+                    self._guard.update_from_retry_after(reply.retry_after_ms)
             return RateLimitError(
                 reply.status, reply.code, reply.msg, retry_after=retry_after, **kwargs
             )
@@ -651,6 +675,7 @@ class Client:
         # still uses, and start afresh. The next call reconnects.
         self._state_lock = threading.Lock()
         self._connect_lock = threading.Lock()
+        self._guard.after_fork()
         self._conn = None
         self._resume_thread = None
         if self._finalizer is not None:
