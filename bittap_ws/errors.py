@@ -195,7 +195,12 @@ class RateLimitError(ApiError):
 
     Attributes:
         retry_after: Seconds from when the error was raised until the server
-            allows requests again, or :obj:`None` when unknown.
+            allows requests again, or :obj:`None` when unknown. It comes
+            from the answer's ``retryAfter`` (in the error's ``data`` or at
+            the top level), or from the local guard.
+
+    A call refused locally was not sent: its status is 429, its ``code``
+    :obj:`None` and its ``request_id`` :obj:`None`.
 
     """
 

@@ -242,6 +242,17 @@ class TestClient:
         assert len(server.requests) == sent
         assert 59.0 < exc_info.value.retry_after <= 60.0
 
+    def test_subscribe_is_guarded_too(self, client, server):
+        """subscribe() while blocked raises locally and sends no SUBSCRIBE."""
+        server.on("time", status=429, extra={"retryAfter": int(time.time() * 1000) + 60_000}, times=1)
+        with pytest.raises(RateLimitError):
+            client.time()
+        sent = len(server.requests)
+        with pytest.raises(RateLimitError) as exc_info:
+            client.subscribe("s_trade@BTC-USDT")
+        assert exc_info.value.method == "SUBSCRIBE"
+        assert len(server.requests) == sent
+
     def test_the_default_counter_blocks_nothing(self, client, server):
         """Answers below the limit block nothing."""
         for _ in range(20):
