@@ -31,6 +31,11 @@ demo: $(VENV)/.installed-testing
 test: $(VENV)/.installed-tests
 	$(PY) -m pytest
 
+# A bounded soak against the bundled server with faults; SOAK_DURATION
+# seconds (default 300). Not part of `make test`.
+soak: $(VENV)/.installed-testing
+	$(PY) soak/soak.py
+
 coverage: $(VENV)/.installed-tests
 	$(PY) -m coverage run -m pytest
 	$(PY) -m coverage report
