@@ -13,6 +13,7 @@ Writes from any thread go through one send lock, so frames never interleave.
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -67,13 +68,18 @@ class _WebSocket(websocket.WebSocket):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rbuf = b""
+        # Replaced by _TLS.recv on a TLS connection, once it is open.
+        self.recv_raw: Callable[[int], bytes] | None = None
 
     def _recv(self, bufsize: int) -> bytes:
         buf = self._rbuf
         if not buf:
             if self.sock is None:
                 raise websocket.WebSocketConnectionClosedException("socket is closed")
-            buf = self.sock.recv(RECV_BUFSIZE)
+            if self.recv_raw is not None:
+                buf = self.recv_raw(RECV_BUFSIZE)
+            else:
+                buf = self.sock.recv(RECV_BUFSIZE)
             if not buf:
                 raise websocket.WebSocketConnectionClosedException(
                     "connection closed by the server without a close frame"
@@ -83,6 +89,86 @@ class _WebSocket(websocket.WebSocket):
             return buf
         self._rbuf = buf[bufsize:]
         return buf[:bufsize]
+
+
+class _TLS:
+    """
+    Reads and writes on a TLS socket shared by the reader and the writers.
+
+    OpenSSL forbids using one TLS session from two threads at once, even to
+    read in one and write in the other: doing so corrupts records ("bad
+    record mac") or crashes the process. So every call into the session
+    holds ``lock``, and the socket is non-blocking, so that no call ever
+    waits for the network while holding it: waiting for the socket to be
+    readable or writable happens outside the lock.
+
+    """
+
+    def __init__(self, sock: ssl.SSLSocket, closed: threading.Event) -> None:
+        self.sock = sock
+        self.closed = closed
+        self.lock = threading.Lock()
+        sock.setblocking(False)
+
+    def recv(self, bufsize: int) -> bytes:
+        """
+        Read what is there, waiting for it as long as it takes.
+
+        Only the reader thread calls this, and only it closes the socket, so
+        the wait needs no timeout: shutting the socket down wakes it.
+
+        """
+        while True:
+            with self.lock:
+                try:
+                    return self.sock.recv(bufsize)
+                except ssl.SSLWantReadError:
+                    readable = True
+                except ssl.SSLWantWriteError:  # pragma: no cover - renegotiation
+                    readable = False
+            self._wait(readable, None)
+
+    def sendall(self, data: bytes) -> None:
+        """
+        Write all of ``data``, waiting for room as long as it takes.
+
+        Raises:
+            OSError: If the connection has ended.
+
+        """
+        view = memoryview(data)
+        while view:
+            with self.lock:
+                try:
+                    # After a "want" error, SSL_write must be called again
+                    # with the same bytes: the view only moves on success.
+                    view = view[self.sock.send(view) :]
+                    continue
+                except ssl.SSLWantWriteError:
+                    readable = False
+                except ssl.SSLWantReadError:  # pragma: no cover - renegotiation
+                    readable = True
+            if self.closed.is_set():
+                raise OSError("the connection has ended")
+            # A bounded wait: the reader may close the socket meanwhile.
+            self._wait(readable, 1.0)
+
+    def close(self) -> None:
+        with self.lock:
+            self.sock.close()
+
+    def _wait(self, readable: bool, timeout: float | None) -> None:
+        fileno = self.sock.fileno()
+        if fileno < 0:
+            raise OSError("the socket is closed")
+        if hasattr(select, "poll"):  # pragma: no branch - not on Windows
+            # poll(), unlike select(), takes descriptors above FD_SETSIZE.
+            poller = select.poll()
+            poller.register(fileno, select.POLLIN if readable else select.POLLOUT)
+            poller.poll(None if timeout is None else timeout * 1000)
+        else:  # pragma: no cover
+            fds = [fileno]
+            select.select(fds if readable else [], [] if readable else fds, [], timeout)
 
 
 def open_connection(
@@ -150,6 +236,9 @@ class Connection:
       a frame is being written.
     * ``_state_lock`` guards ``_closing`` and ``_exc``. It is never held
       while doing I/O.
+    * On a TLS connection, ``_TLS.lock`` is held around each call into the
+      TLS session, by the reader and by writers alike, and never while
+      waiting for the network. A writer takes it inside ``_send_lock``.
 
     """
 
@@ -163,6 +252,8 @@ class Connection:
 
     pending: Pending = attrs.field(init=False, factory=Pending)
     _sock: Any = attrs.field(init=False)
+    # What reads and writes go through: the socket itself, or _TLS.
+    _io: Any = attrs.field(init=False)
     _send_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _closing: bool = attrs.field(init=False, default=False)
@@ -177,6 +268,11 @@ class Connection:
 
     def __attrs_post_init__(self) -> None:
         self._sock = self._ws.sock
+        if isinstance(self._sock, ssl.SSLSocket):
+            self._io = _TLS(self._sock, self._closed)
+            self._ws.recv_raw = self._io.recv
+        else:
+            self._io = self._sock
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -270,7 +366,7 @@ class Connection:
             if self._closed.is_set():
                 exc = self._closed_exc()
                 raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
-            self._sock.sendall(raw)
+            self._io.sendall(raw)
         except OSError as exc:
             self._abort(exc)
             raise self._closed_exc() from exc
@@ -306,7 +402,7 @@ class Connection:
                 try:
                     self._sock.settimeout(CLOSE_TIMEOUT / 2)
                     frame = ABNF.create_frame(b"\x03\xe8", _OP_CLOSE).format()
-                    self._sock.sendall(frame)
+                    self._io.sendall(frame)
                 except OSError:
                     pass  # the connection is ending anyway
                 finally:
@@ -414,7 +510,7 @@ class Connection:
             self._closed.set()
             self._shutdown()
             try:
-                self._sock.close()
+                self._io.close()
             except OSError:  # pragma: no cover - close() hardly ever fails
                 pass
             self.pending.fail_all(self._closed_exc())
@@ -445,7 +541,7 @@ class Connection:
     def _send_control(self, data: bytes, opcode: int) -> None:
         if self._send_lock.acquire(timeout=self.ping_timeout or CLOSE_TIMEOUT):
             try:
-                self._sock.sendall(ABNF.create_frame(data, opcode).format())
+                self._io.sendall(ABNF.create_frame(data, opcode).format())
             finally:
                 self._send_lock.release()
         else:

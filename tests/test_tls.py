@@ -112,3 +112,12 @@ class TestConcurrencyOverTLS:
             assert counts == [calls] * threads_n
             assert "pending=0" in repr(client)
             assert tls_server.connection_count == 1
+
+    def test_large_frames_both_ways(self, tls_server, client_context):
+        """Frames of several TLS records each go out and come back whole."""
+        tls_server.on("big", result={"pad": "y" * 600_000})
+        with Client(tls_server.url, timeout=5000 * MS, ssl_context=client_context) as client:
+            for _ in range(3):
+                response = client.request("big", {"pad": "x" * 600_000})
+                assert response.result == {"pad": "y" * 600_000}
+            assert len(tls_server.requests[-1]["params"]["pad"]) == 600_000
