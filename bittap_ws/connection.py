@@ -286,7 +286,10 @@ class Connection:
         :obj:`True` once the connection has ended, for whatever reason.
 
         """
-        return self._closed.is_set()
+        # An abort (no pong, a failed write) ends the connection at once,
+        # before the reader thread has woken up to finish it: no new request
+        # may go out on it meanwhile.
+        return self._closed.is_set() or self._exc is not None
 
     def start(self) -> None:
         """
@@ -363,7 +366,7 @@ class Connection:
         if not self._send_lock.acquire(timeout=-1 if remaining is None else remaining):
             return False
         try:
-            if self._closed.is_set():
+            if self.closed:
                 exc = self._closed_exc()
                 raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
             self._io.sendall(raw)

@@ -5,10 +5,11 @@ wss://: certificate verification, a custom CA, and concurrency over TLS.
 
 import ssl
 import threading
+import time
 
 import pytest
 
-from bittap_ws import Client, ConnectError
+from bittap_ws import Client, ConnectError, ConnectionClosed
 from bittap_ws.testing import run_server
 
 from .conftest import MS, wait_for
@@ -121,3 +122,31 @@ class TestConcurrencyOverTLS:
                 response = client.request("big", {"pad": "x" * 600_000})
                 assert response.result == {"pad": "y" * 600_000}
             assert len(tls_server.requests[-1]["params"]["pad"]) == 600_000
+
+
+class TestStalledWriter:
+    @pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+    def test_writer_blocked_by_a_stalled_peer_is_woken(self, tls, ca, client_context):
+        """A write stuck on a peer that stopped reading ends when keepalive gives up; the next call reconnects."""
+        context = None
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ca.issue_cert("localhost").configure_cert(context)
+        with run_server(ssl=context) as server, Client(
+            server.url,
+            timeout=10_000 * MS,
+            ping_interval=200 * MS,
+            ping_timeout=300 * MS,
+            ssl_context=client_context if tls else None,
+        ) as client:
+            client.ping()
+            server.stall()
+            start = time.monotonic()
+            with pytest.raises(ConnectionClosed):
+                # Far more than the socket buffers hold.
+                client.request("big", {"pad": "x" * 16_000_000})
+            assert time.monotonic() - start < 3000 * MS
+            server.unstall()
+            # At once, before the reader thread has finished the connection.
+            assert client.time() > 0
+            assert server.connection_count == 2
