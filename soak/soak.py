@@ -14,7 +14,7 @@ The exit status is 1 if anything was lost, wrong, re-sent or leaked.
 
 Usage::
 
-    python soak/soak.py [--duration SECONDS] [--threads N] [--seed N]
+    python soak/soak.py [--duration SECONDS] [--threads N] [--seed N] [--tls]
 
 The duration defaults to ``$SOAK_DURATION``, else 300 seconds.
 
@@ -30,6 +30,7 @@ import logging
 import os
 import random
 import re
+import ssl
 import sys
 import threading
 import time
@@ -239,8 +240,23 @@ def pending_of(client: Client) -> int:
     return int(match.group(1)) if match else -1
 
 
-def soak(duration: float, threads: int, pace: float, report_every: float) -> int:
+def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context and a client context trusting it, from trustme."""
+    import trustme  # in the tests extra
+
+    ca = trustme.CA()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    return server_context, client_context
+
+
+def soak(
+    duration: float, threads: int, pace: float, report_every: float, tls: bool = False
+) -> int:
     """Run the soak; print the figures; return the exit status."""
+    server_context, client_context = tls_contexts() if tls else (None, None)
     baseline = set(threading.enumerate())
     stats = Stats()
     stop = threading.Event()
@@ -249,7 +265,7 @@ def soak(duration: float, threads: int, pace: float, report_every: float) -> int
     seen_ids: set[str] = set()
     began = time.monotonic()
 
-    with run_server(jitter=0.002) as server:
+    with run_server(jitter=0.002, ssl=server_context) as server:
         server.on("echo", result={"echo": True})
         server.on("fail", status=503)
         for method, delay in SLOW_METHODS.items():
@@ -263,6 +279,7 @@ def soak(duration: float, threads: int, pace: float, report_every: float) -> int
             connect_timeout=CONNECT_TIMEOUT,
             ping_interval=PING_INTERVAL,
             ping_timeout=PING_TIMEOUT,
+            ssl_context=client_context,
         )
         workers = [
             threading.Thread(target=worker, args=(client, stats, stop, tokens), name=f"soak-{n}")
@@ -319,7 +336,8 @@ def soak(duration: float, threads: int, pace: float, report_every: float) -> int
 
     elapsed = time.monotonic() - began
     print()
-    print(f"soak: {elapsed:.1f} s, {threads} threads, {connections} connections")
+    scheme = "wss" if tls else "ws"
+    print(f"soak: {elapsed:.1f} s over {scheme}://, {threads} threads, {connections} connections")
     print(f"faults: {dict(sorted(stats.faults.items()))}")
     print(f"requests sent: {stats.sent}")
     print(f"answered: {stats.answered}")
@@ -370,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         "--report-every", type=float, default=10.0, help="seconds between progress lines"
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed")
+    parser.add_argument("--tls", action="store_true", help="over wss:// (needs trustme)")
     parser.add_argument("--verbose", action="store_true", help="log the client at DEBUG")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(2**32)
@@ -384,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         # internal error on the server's side. It says nothing of the client.
         logging.getLogger("websockets").setLevel(logging.CRITICAL)
     print(f"soak: duration={args.duration:g} s threads={args.threads} seed={seed}", flush=True)
-    return soak(args.duration, args.threads, args.pace, args.report_every)
+    return soak(args.duration, args.threads, args.pace, args.report_every, args.tls)
 
 
 if __name__ == "__main__":
