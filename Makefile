@@ -40,6 +40,11 @@ coverage: $(VENV)/.installed-tests
 	$(PY) -m coverage run -m pytest
 	$(PY) -m coverage report
 
+# Compares bittap_ws with websocket-client and websockets over loopback;
+# about a minute and a half. See benchmarks/bench.py.
+bench: $(VENV)/.installed-tests
+	$(PY) benchmarks/bench.py
+
 readme: $(VENV)/.installed-tests
 	$(PY) -m docutils --strict README.rst /dev/null
 

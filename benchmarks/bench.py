@@ -1,0 +1,430 @@
+"""
+Measure bittap_ws against the transports it is built on and against asyncio.
+
+Run it with ``make bench``. It starts the bundled BitTap-compatible server
+(:func:`bittap_ws.testing.run_server`) in a child process on 127.0.0.1 and
+measures, in rounds whose order is shuffled each time:
+
+* (a) websocket-client, default options: ``send()`` then ``recv()``, one
+  thread; the floor a user of the transport meets;
+* (b) ``bittap_ws.Client.time()`` in a loop, one thread;
+* (c) 8 threads sharing one ``bittap_ws.Client``, calling ``time()``;
+* (d) the websockets asyncio client, 8 tasks over one connection, answers
+  matched to futures by id by one reader task;
+* (e) the websockets sync client, one thread.
+
+Every contender sends the same ``time`` request and decodes the answer with
+the same JSON library (orjson when installed, else :mod:`json`), so what
+differs is only what sits between the caller and the socket. Each round
+connects every contender afresh, warms it up, then times a fixed number of
+requests. The ratios b/a (median latency) and c/d (throughput) are taken
+within each round, and the median of them over the rounds is reported.
+
+Then: the time to open a connection, the CPU time used by an idle connected
+client over 5 s, and the memory held by 10,000 pending requests.
+
+The traffic is bounded: a fixed number of requests per round and a fixed
+number of rounds. The server process ends when this process closes its
+standard input, or dies.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from typing import Any, Callable, Dict, List
+
+import websocket
+import websockets
+import websockets.asyncio.client
+import websockets.sync.client
+
+import bittap_ws
+from bittap_ws import Client
+
+try:
+    import orjson
+
+    def dumps(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
+    loads: Callable[[Any], Any] = orjson.loads
+    JSON = "orjson " + orjson.__version__
+except ImportError:  # pragma: no cover - without the speedups extra
+    import json
+
+    dumps = json.dumps
+    loads = json.loads
+    JSON = "json (stdlib)"
+
+THREADS = 8
+SILENT = "bench.silent"  # a method the server never answers
+
+_ids = itertools.count()
+
+
+def request_text() -> str:
+    return dumps({"id": f"bench-{next(_ids)}", "method": "time"})
+
+
+# Contenders. Each returns (latencies in seconds, elapsed seconds) for
+# ``n`` requests after ``warmup`` untimed ones.
+
+
+def run_websocket_client(url: str, n: int, warmup: int) -> tuple[list[float], float]:
+    ws = websocket.create_connection(url)
+    try:
+        perf = time.perf_counter
+        latencies = []
+        for i in range(warmup + n):
+            if i == warmup:
+                begin = perf()
+            start = perf()
+            ws.send(request_text())
+            answer = loads(ws.recv())
+            latencies.append(perf() - start)
+            assert answer["status"] == 200
+        return latencies[warmup:], perf() - begin
+    finally:
+        ws.close()
+
+
+def run_bittap(url: str, n: int, warmup: int) -> tuple[list[float], float]:
+    with Client(url) as client:
+        perf = time.perf_counter
+        latencies = []
+        for i in range(warmup + n):
+            if i == warmup:
+                begin = perf()
+            start = perf()
+            client.time()
+            latencies.append(perf() - start)
+        return latencies[warmup:], perf() - begin
+
+
+def run_bittap_threads(url: str, n: int, warmup: int) -> tuple[list[float], float]:
+    per_thread = n // THREADS
+    with Client(url) as client:
+        for _ in range(warmup):
+            client.time()
+        results: list[list[float]] = [[] for _ in range(THREADS)]
+        barrier = threading.Barrier(THREADS + 1)
+
+        def work(latencies: list[float]) -> None:
+            perf = time.perf_counter
+            barrier.wait()
+            for _ in range(per_thread):
+                start = perf()
+                client.time()
+                latencies.append(perf() - start)
+
+        threads = [threading.Thread(target=work, args=(r,)) for r in results]
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        begin = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - begin
+    return [x for r in results for x in r], elapsed
+
+
+def run_websockets_asyncio(url: str, n: int, warmup: int) -> tuple[list[float], float]:
+    return asyncio.run(_websockets_asyncio(url, n, warmup))
+
+
+async def _websockets_asyncio(url: str, n: int, warmup: int) -> tuple[list[float], float]:
+    per_task = n // THREADS
+    loop = asyncio.get_running_loop()
+    async with websockets.asyncio.client.connect(url) as ws:
+        futures: dict[str, asyncio.Future[Any]] = {}
+
+        async def read() -> None:
+            async for message in ws:
+                answer = loads(message)
+                future = futures.pop(answer.get("id"), None)
+                if future is not None and not future.done():
+                    future.set_result(answer)
+
+        async def call() -> Any:
+            request_id = f"bench-{next(_ids)}"
+            future = loop.create_future()
+            futures[request_id] = future
+            try:
+                await ws.send(dumps({"id": request_id, "method": "time"}))
+                return await future
+            finally:
+                futures.pop(request_id, None)
+
+        async def work(latencies: list[float]) -> None:
+            perf = time.perf_counter
+            for _ in range(per_task):
+                start = perf()
+                answer = await call()
+                latencies.append(perf() - start)
+                assert answer["status"] == 200
+
+        reader = asyncio.create_task(read())
+        for _ in range(warmup):
+            await call()
+        results: list[list[float]] = [[] for _ in range(THREADS)]
+        begin = time.perf_counter()
+        await asyncio.gather(*(work(r) for r in results))
+        elapsed = time.perf_counter() - begin
+        reader.cancel()
+    return [x for r in results for x in r], elapsed
+
+
+def run_websockets_sync(url: str, n: int, warmup: int) -> tuple[list[float], float]:
+    with websockets.sync.client.connect(url) as ws:
+        perf = time.perf_counter
+        latencies = []
+        for i in range(warmup + n):
+            if i == warmup:
+                begin = perf()
+            start = perf()
+            ws.send(request_text())
+            answer = loads(ws.recv())
+            latencies.append(perf() - start)
+            assert answer["status"] == 200
+        return latencies[warmup:], perf() - begin
+
+
+CONTENDERS: dict[str, tuple[str, Callable[[str, int, int], tuple[list[float], float]], bool]] = {
+    "a": ("websocket-client send()+recv(), 1 thread", run_websocket_client, False),
+    "b": ("bittap_ws Client.time(), 1 thread", run_bittap, False),
+    "c": (f"bittap_ws, {THREADS} threads, one Client", run_bittap_threads, True),
+    "d": (f"websockets asyncio, {THREADS} tasks, one connection", run_websockets_asyncio, True),
+    "e": ("websockets sync client, 1 thread", run_websockets_sync, False),
+}
+
+
+# The server, in a child process.
+
+
+def serve() -> None:
+    """
+    Run the server until standard input closes; print its URL first.
+
+    """
+    from bittap_ws.testing import run_server
+
+    with run_server() as server:
+        server.on(SILENT, action="silence")
+
+        def forget() -> None:
+            # The server keeps every request it receives; the benchmark
+            # does not need them.
+            while True:
+                time.sleep(1)
+                server.requests.clear()
+
+        threading.Thread(target=forget, daemon=True).start()
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    if not url.startswith("ws://"):
+        process.kill()
+        raise SystemExit(f"the server did not start: {url!r}")
+    return process, url
+
+
+def stop_server(process: subprocess.Popen[str]) -> None:
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# Other measurements.
+
+
+def connect_times(url: str, count: int) -> dict[str, float]:
+    def bittap() -> None:
+        client = Client(url)
+        start = time.perf_counter()
+        client.connect()
+        elapsed = time.perf_counter() - start
+        client.close()
+        samples["b"].append(elapsed)
+
+    def raw() -> None:
+        start = time.perf_counter()
+        ws = websocket.create_connection(url)
+        elapsed = time.perf_counter() - start
+        ws.close()
+        samples["a"].append(elapsed)
+
+    samples: dict[str, list[float]] = {"a": [], "b": []}
+    for _ in range(count):
+        for func in random.sample([bittap, raw], 2):
+            func()
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def idle_cpu(url: str, seconds: float) -> tuple[float, int]:
+    with Client(url) as client:
+        client.time()
+        threads = threading.active_count()
+        before = cpu_seconds()
+        time.sleep(seconds)
+        used = cpu_seconds() - before
+    return used, threads
+
+
+def pending_memory(url: str, count: int) -> tuple[int, float]:
+    """
+    Memory held by ``count`` requests sent and waiting for their answers.
+
+    Each is registered and sent as :meth:`Client.request` does it, to a
+    method the server never answers; the waiting itself (a thread per
+    caller) is not counted.
+
+    """
+    from bittap_ws._deadline import Deadline
+    from bittap_ws.protocol import encode_request, new_request_id
+
+    with Client(url) as client:
+        client.time()
+        conn = client._connection(Deadline(10.0))
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        slots = []
+        for _ in range(count):
+            request_id = new_request_id()
+            slots.append(conn.pending.add(request_id))
+            conn.send(encode_request(request_id, SILENT), 1, Deadline(10.0))
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        assert len(conn.pending) == count
+        held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+        # The list holding the slots belongs to the benchmark.
+        held -= sys.getsizeof(slots)
+    # close() fails every pending slot at once.
+    woken = sum(slot.exc is not None for slot in slots)
+    assert woken == count, woken
+    return held, held / count
+
+
+# Reporting.
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--requests", type=int, default=1600, help="timed requests per contender and round")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--only", default="abcde", help="contenders to run, e.g. ab")
+    parser.add_argument("--no-extras", action="store_true", help="skip connect, idle CPU and memory")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve()
+        return 0
+
+    started = time.perf_counter()
+    print(
+        f"bittap_ws {bittap_ws.__version__}, websocket-client {websocket.__version__}, "
+        f"websockets {websockets.__version__}, {JSON}"
+    )
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, {platform.platform(terse=True)}"
+    )
+    process, url = start_server()
+    try:
+        keys = [key for key in "abcde" if key in args.only]
+        samples: dict[str, list[list[float]]] = {key: [] for key in keys}
+        throughput: dict[str, list[float]] = {key: [] for key in keys}
+        medians: dict[str, list[float]] = {key: [] for key in keys}
+        ratios: dict[str, list[float]] = {"b/a": [], "c/d": []}
+        print(
+            f"server {url} in process {process.pid}; {args.rounds} rounds of "
+            f"{args.requests} requests per contender, in shuffled order"
+        )
+        for _ in range(args.rounds):
+            for key in random.sample(keys, len(keys)):
+                gc.collect()
+                latencies, elapsed = CONTENDERS[key][1](url, args.requests, args.warmup)
+                samples[key].append(latencies)
+                medians[key].append(statistics.median(latencies))
+                throughput[key].append(len(latencies) / elapsed)
+            if "a" in keys and "b" in keys:
+                ratios["b/a"].append(medians["b"][-1] / medians["a"][-1])
+            if "c" in keys and "d" in keys:
+                ratios["c/d"].append(throughput["c"][-1] / throughput["d"][-1])
+
+        print()
+        print(f"{'':4}{'contender':<48}{'median':>9}{'p99':>9}{'requests/s':>12}")
+        for key in keys:
+            every = [x for latencies in samples[key] for x in latencies]
+            print(
+                f"({key}) {CONTENDERS[key][0]:<48}"
+                f"{statistics.median(medians[key]) * 1e6:>7.1f}us"
+                f"{percentile(every, 0.99) * 1e6:>7.1f}us"
+                f"{statistics.median(throughput[key]):>12,.0f}"
+            )
+        print()
+        targets = {"b/a": "target <= 1.10, stretch 1.00", "c/d": "target >= 0.50, stretch 1.00"}
+        for name, values in ratios.items():
+            if values:
+                print(
+                    f"{name}: {statistics.median(values):.3f} "
+                    f"(rounds: {min(values):.3f} to {max(values):.3f}; {targets[name]})"
+                )
+        if not args.no_extras:
+            print()
+            connect = connect_times(url, 20)
+            print(
+                f"connect: bittap_ws {connect['b'] * 1e3:.2f} ms, "
+                f"websocket-client {connect['a'] * 1e3:.2f} ms (median of 20)"
+            )
+            used, threads = idle_cpu(url, 5.0)
+            print(f"idle connected client: {used * 1e3:.1f} ms of CPU in 5 s ({threads} threads)")
+            held, each = pending_memory(url, 10_000)
+            print(f"10,000 pending requests: {held / 1024:.0f} KiB ({each:.0f} bytes each)")
+    finally:
+        stop_server(process)
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
