@@ -8,6 +8,10 @@ with :exc:`~bittap_ws.errors.ConnectionClosed` at once.
 
 Writes from any thread go through one send lock, so frames never interleave.
 
+websocket-client opens the connection; frames are then read and written
+with :mod:`bittap_ws._frames`, which costs the reader thread, on the path of
+every answer, a fraction of websocket-client's own frame layer.
+
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import websocket
 from websocket import ABNF
 
 from ._deadline import Deadline
+from ._frames import FrameReader, MaskKeys, build_frame
 from .errors import ConnectError, ConnectionClosed, RequestTimeout
-from .pending import Pending
+from .pending import Pending, Slot
 from .protocol import Ack, BadReply, Event, Reply, Unroutable, decode
 
 __all__ = ["Connection", "NotSent", "open_connection"]
@@ -40,7 +45,6 @@ RECV_BUFSIZE = 65536
 
 _OP_TEXT = ABNF.OPCODE_TEXT
 _OP_BINARY = ABNF.OPCODE_BINARY
-_OP_CONT = ABNF.OPCODE_CONT
 _OP_CLOSE = ABNF.OPCODE_CLOSE
 _OP_PING = ABNF.OPCODE_PING
 _OP_PONG = ABNF.OPCODE_PONG
@@ -52,43 +56,6 @@ class NotSent(ConnectionClosed):
     sent, so the client may safely try again on a new connection.
 
     """
-
-
-class _WebSocket(websocket.WebSocket):
-    """
-    A websocket-client ``WebSocket`` whose frame reader goes through a buffer.
-
-    websocket-client parses a frame with about three ``recv()`` calls on the
-    socket (header, length or mask, payload). Reading up to
-    :data:`RECV_BUFSIZE` bytes at once and serving the parser from that
-    buffer makes it one call per burst of frames.
-
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._rbuf = b""
-        # Replaced by _TLS.recv on a TLS connection, once it is open.
-        self.recv_raw: Callable[[int], bytes] | None = None
-
-    def _recv(self, bufsize: int) -> bytes:
-        buf = self._rbuf
-        if not buf:
-            if self.sock is None:
-                raise websocket.WebSocketConnectionClosedException("socket is closed")
-            if self.recv_raw is not None:
-                buf = self.recv_raw(RECV_BUFSIZE)
-            else:
-                buf = self.sock.recv(RECV_BUFSIZE)
-            if not buf:
-                raise websocket.WebSocketConnectionClosedException(
-                    "connection closed by the server without a close frame"
-                )
-        if len(buf) <= bufsize:
-            self._rbuf = b""
-            return buf
-        self._rbuf = buf[bufsize:]
-        return buf[:bufsize]
 
 
 class _TLS:
@@ -197,7 +164,6 @@ def open_connection(
         ws = websocket.create_connection(
             url,
             timeout=connect_timeout,
-            class_=_WebSocket,
             sslopt=sslopt,
             # Text frames are decoded as UTF-8 by the JSON parser anyway.
             skip_utf8_validation=True,
@@ -232,8 +198,8 @@ class Connection:
 
     Locks:
 
-    * ``_send_lock`` serializes writes to the socket. It is held only while
-      a frame is being written.
+    * ``_send_lock`` serializes writes to the socket, and guards
+      ``_mask_keys``. It is held only while a frame is built and written.
     * ``_state_lock`` guards ``_closing`` and ``_exc``. It is never held
       while doing I/O.
     * On a TLS connection, ``_TLS.lock`` is held around each call into the
@@ -242,7 +208,7 @@ class Connection:
 
     """
 
-    _ws: _WebSocket
+    _ws: websocket.WebSocket
     url: str
     ping_interval: float | None = None
     ping_timeout: float | None = None
@@ -255,6 +221,7 @@ class Connection:
     # What reads and writes go through: the socket itself, or _TLS.
     _io: Any = attrs.field(init=False)
     _send_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _mask_keys: MaskKeys = attrs.field(init=False, factory=MaskKeys)
     _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _closing: bool = attrs.field(init=False, default=False)
     _exc: BaseException | None = attrs.field(init=False, default=None)
@@ -270,7 +237,6 @@ class Connection:
         self._sock = self._ws.sock
         if isinstance(self._sock, ssl.SSLSocket):
             self._io = _TLS(self._sock, self._closed)
-            self._ws.recv_raw = self._io.recv
         else:
             self._io = self._sock
 
@@ -337,14 +303,14 @@ class Connection:
             raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
         try:
             if self.send(text, _OP_TEXT, deadline):
-                slot.event.wait(deadline.remaining())
+                slot.wait(deadline.remaining())
         finally:
             self.pending.discard(request_id)
         # Once the slot is discarded, the reader can no longer fill it: what
         # it holds now is final, even if the answer raced with the timeout.
         if slot.exc is not None:
             raise slot.exc
-        if not slot.event.is_set():
+        if not slot.filled:
             raise RequestTimeout(method, request_id, timeout or 0.0)
         return slot.value
 
@@ -361,7 +327,7 @@ class Connection:
                 writing; it is then torn down.
 
         """
-        raw = ABNF.create_frame(data, opcode).format()
+        payload = data.encode() if isinstance(data, str) else data
         remaining = deadline.remaining()
         if not self._send_lock.acquire(timeout=-1 if remaining is None else remaining):
             return False
@@ -369,7 +335,7 @@ class Connection:
             if self.closed:
                 exc = self._closed_exc()
                 raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
-            self._io.sendall(raw)
+            self._io.sendall(build_frame(opcode, payload, self._mask_keys.next()))
         except OSError as exc:
             self._abort(exc)
             raise self._closed_exc() from exc
@@ -478,31 +444,37 @@ class Connection:
         return error
 
     def _read_loop(self) -> None:
-        ws = self._ws
-        cont = ws.cont_frame
+        recv = self._io.recv
+        frames = FrameReader()
+        # Callers whose answers were read but who are not woken yet: they
+        # are woken right before the next blocking recv(), which releases
+        # the GIL, so that they need not wait for it; and, if the loop
+        # ends, before anything else.
+        woken: list[Slot] = []
         try:
             while True:
-                frame = ws.recv_frame()
-                opcode = frame.opcode
-                if opcode == _OP_TEXT or opcode == _OP_BINARY or opcode == _OP_CONT:
-                    cont.validate(frame)
-                    cont.add(frame)
-                    if not frame.fin:
-                        continue
-                    opcode, frame = cont.extract(frame)
+                data = recv(RECV_BUFSIZE)
+                if not data:
+                    raise websocket.WebSocketConnectionClosedException(
+                        "connection closed by the server without a close frame"
+                    )
+                for opcode, payload in frames.feed(data):
                     if opcode == _OP_TEXT:
-                        self._dispatch(frame.data)
+                        self._dispatch(payload, woken)
+                    elif opcode == _OP_BINARY:
+                        logger.warning("ignored a binary frame of %d bytes", len(payload))
+                    elif opcode == _OP_PING:
+                        # Writing may block: wake the callers first.
+                        _wake(woken)
+                        self._send_control(payload, _OP_PONG)
+                    elif opcode == _OP_PONG:
+                        self._pong.set()
                     else:
-                        logger.warning(
-                            "ignored a binary frame of %d bytes", len(frame.data)
-                        )
-                elif opcode == _OP_PING:
-                    self._send_control(frame.data, _OP_PONG)
-                elif opcode == _OP_PONG:
-                    self._pong.set()
-                elif opcode == _OP_CLOSE:
-                    self._on_close_frame(frame.data)
-                    break
+                        assert opcode == _OP_CLOSE
+                        _wake(woken)
+                        self._on_close_frame(payload)
+                        return
+                _wake(woken)
         except Exception as exc:
             with self._state_lock:
                 if self._exc is None and not self._closing:
@@ -510,6 +482,7 @@ class Connection:
             if not self._closing:
                 logger.debug("connection to %s lost: %s", self.url, _describe(exc))
         finally:
+            _wake(woken)
             self._closed.set()
             self._shutdown()
             try:
@@ -524,11 +497,11 @@ class Connection:
                 except Exception:
                     logger.exception("error while handling the end of a connection")
 
-    def _dispatch(self, data: bytes) -> None:
+    def _dispatch(self, data: bytes, woken: list[Slot]) -> None:
         # Never raises: a bad frame must not stop the reader.
         message = decode(data)
         if isinstance(message, (Reply, Ack, BadReply)):
-            self.pending.resolve(message.id, message)
+            self.pending.resolve(message.id, message, woken)
         elif isinstance(message, Event):
             if self.on_event is None:
                 logger.debug("ignored an event for topic %s", message.topic)
@@ -544,7 +517,7 @@ class Connection:
     def _send_control(self, data: bytes, opcode: int) -> None:
         if self._send_lock.acquire(timeout=self.ping_timeout or CLOSE_TIMEOUT):
             try:
-                self._io.sendall(ABNF.create_frame(data, opcode).format())
+                self._io.sendall(build_frame(opcode, data, self._mask_keys.next()))
             finally:
                 self._send_lock.release()
         else:
@@ -584,6 +557,12 @@ class Connection:
                     return
         except Exception as exc:
             self._abort(exc)
+
+
+def _wake(slots: list[Slot]) -> None:
+    for slot in slots:
+        slot.set()  # idempotent: this may run again on the way out
+    slots.clear()
 
 
 def _describe(exc: BaseException) -> str:

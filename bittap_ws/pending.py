@@ -1,10 +1,10 @@
 """
 The table of requests waiting for an answer.
 
-A caller adds a slot *before* it sends its request, waits on the slot's
-event, and discards the slot on every way out. The reader thread resolves
-slots as answers come in, and fails them all at once when the connection
-ends. This module has no sockets.
+A caller adds a slot *before* it sends its request, waits on the slot, and
+discards the slot on every way out. The reader thread resolves slots as
+answers come in, and fails them all at once when the connection ends. This
+module has no sockets.
 
 """
 
@@ -23,20 +23,62 @@ logger = logging.getLogger("bittap_ws")
 
 class Slot:
     """
-    One request waiting for its answer.
+    One request waiting for its answer: a one-shot event and a cell.
 
-    ``value`` (an answer) or ``exc`` (why there will be none) is stored
-    before ``event`` is set, so a waiter that sees the event set always
-    finds one of them.
+    ``value`` (an answer) or ``exc`` (why there will be none) is stored, and
+    ``filled`` set, before the slot is set, so a waiter woken by the slot
+    always finds one of them.
+
+    The event is a lock acquired when the slot is made and released by
+    :meth:`set`: waiting is a single ``acquire()``, where
+    :class:`threading.Event` would allocate a lock per wait and take its
+    condition's lock three more times. Like ``Event.wait()``, the wait is
+    interrupted by Ctrl-C.
 
     """
 
-    __slots__ = ("event", "value", "exc")
+    __slots__ = ("_lock", "_set", "filled", "value", "exc")
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._set = False
+        self.filled = False
         self.value: Any = None
         self.exc: BaseException | None = None
+
+    def set(self) -> None:
+        """
+        Wake the waiter, now and in every later :meth:`wait`; idempotent.
+
+        Only the thread that took the slot out of its :class:`Pending`
+        table may call it, so two threads never set the same slot.
+
+        """
+        if not self._set:
+            self._set = True
+            self._lock.release()
+
+    def is_set(self) -> bool:
+        """
+        Tell whether :meth:`set` was called.
+
+        """
+        return self._set
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """
+        Block until the slot is set or ``timeout`` seconds pass.
+
+        Returns:
+            :obj:`True` if the slot is set.
+
+        """
+        if self._lock.acquire(True, -1 if timeout is None else timeout):
+            # Leave it released, so that the slot stays set.
+            self._lock.release()
+            return True
+        return False
 
 
 class Pending:
@@ -44,7 +86,7 @@ class Pending:
     Map request ids to :class:`Slot` objects, under one lock.
 
     ``_lock`` guards ``_slots`` and ``_closed``; it is held only for dict
-    operations and ``Event.set()``, never while waiting.
+    operations and ``Slot.set()``, never while waiting.
 
     After :meth:`fail_all`, the table is closed: :meth:`add` raises the
     exception given to :meth:`fail_all`, so no caller can register on a
@@ -78,9 +120,15 @@ class Pending:
             self._slots[request_id] = slot
         return slot
 
-    def resolve(self, request_id: str, value: Any) -> bool:
+    def resolve(self, request_id: str, value: Any, woken: list[Slot] | None = None) -> bool:
         """
         Hand ``value`` to the caller waiting for ``request_id``.
+
+        The slot is filled and taken out of the table under the lock. It is
+        set at once, or, if a ``woken`` list is given, appended to it: the
+        caller must then :meth:`~Slot.set` every slot in ``woken`` on every
+        way out. The reader thread uses this to wake callers just before it
+        blocks reading, so that a woken caller finds the GIL free.
 
         Returns :obj:`False`, after logging it, when nobody waits for this
         id: the answer is late (its caller timed out), a duplicate, or for
@@ -91,7 +139,11 @@ class Pending:
             slot = self._slots.pop(request_id, None)
             if slot is not None:
                 slot.value = value
-                slot.event.set()
+                slot.filled = True
+                if woken is None:
+                    slot.set()
+                else:
+                    woken.append(slot)
                 return True
         logger.debug("dropped an answer to unknown or expired request %s", request_id)
         return False
@@ -118,7 +170,8 @@ class Pending:
             slots, self._slots = self._slots, {}
             for slot in slots.values():
                 slot.exc = _copy(exc)
-                slot.event.set()
+                slot.filled = True
+                slot.set()
 
 
 def _copy(exc: ConnectionClosed) -> ConnectionClosed:

@@ -7,11 +7,11 @@ from bittap_ws.pending import Pending
 
 
 def test_resolve_wakes_the_waiter_with_the_value():
-    """resolve() stores the value, then sets the event."""
+    """resolve() stores the value, then sets the slot."""
     pending = Pending()
     slot = pending.add("a")
     assert pending.resolve("a", 42)
-    assert slot.event.is_set()
+    assert slot.is_set()
     assert slot.value == 42
     assert len(pending) == 0
 
@@ -39,7 +39,7 @@ def test_discard_removes_the_slot():
     slot = pending.add("a")
     pending.discard("a")
     assert not pending.resolve("a", 1)
-    assert not slot.event.is_set()
+    assert not slot.is_set()
     pending.discard("a")  # idempotent
 
 
@@ -52,7 +52,7 @@ def test_add_rejects_a_pending_id():
 
 
 def test_fail_all_wakes_everyone():
-    """fail_all() sets every event with its own copy of the exception."""
+    """fail_all() sets every slot with its own copy of the exception."""
     pending = Pending()
     slots = [pending.add(str(n)) for n in range(3)]
     cause = OSError("boom")
@@ -61,7 +61,7 @@ def test_fail_all_wakes_everyone():
     pending.fail_all(exc)
     assert len(pending) == 0
     for slot in slots:
-        assert slot.event.is_set()
+        assert slot.is_set()
         assert isinstance(slot.exc, ConnectionClosed)
         assert slot.exc is not exc
         assert (slot.exc.code, slot.exc.reason) == (1001, "bye")
@@ -87,7 +87,7 @@ def test_concurrent_add_and_resolve():
             key = f"{n}-{i}"
             slot = pending.add(key)
             threading.Thread(target=pending.resolve, args=(key, key)).start()
-            assert slot.event.wait(5)
+            assert slot.wait(5)
             results[key] = slot.value
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
@@ -98,3 +98,28 @@ def test_concurrent_add_and_resolve():
     assert len(results) == 800
     assert all(key == value for key, value in results.items())
     assert len(pending) == 0
+
+
+def test_slot_wait_times_out_and_stays_set():
+    """A slot not set times out; once set, every wait returns at once."""
+    pending = Pending()
+    slot = pending.add("a")
+    assert not slot.wait(0.001)
+    assert pending.resolve("a", 1)
+    assert slot.wait(0) and slot.wait(0)
+    slot.set()  # idempotent
+    assert slot.is_set()
+
+
+def test_resolve_can_defer_the_wake_up():
+    """With a woken list, resolve() fills the slot and leaves waking to the caller."""
+    pending = Pending()
+    slot = pending.add("a")
+    woken = []
+    assert pending.resolve("a", 1, woken)
+    assert woken == [slot]
+    assert slot.filled and slot.value == 1
+    assert not slot.is_set()
+    assert not slot.wait(0)
+    woken[0].set()
+    assert slot.wait(0)
