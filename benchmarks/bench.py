@@ -15,10 +15,12 @@ measures, in rounds whose order is shuffled each time:
 
 Every contender sends the same ``time`` request and decodes the answer with
 the same JSON library (orjson when installed, else :mod:`json`), so what
-differs is only what sits between the caller and the socket. Each round
-connects every contender afresh, warms it up, then times a fixed number of
-requests. The ratios b/a (median latency) and c/d (throughput) are taken
-within each round, and the median of them over the rounds is reported.
+differs is only what sits between the caller and the socket. Every
+contender connects once and warms up; then each round times a fixed number
+of requests of every contender, in a new random order. Rounds are short, so
+that a change in the load of the machine hits the contenders alike. The
+ratios b/a (median latency) and c/d (throughput) are taken within each
+round, and their median over the rounds is reported.
 
 Then: the time to open a connection, the CPU time used by an idle connected
 client over 5 s, and the memory held by 10,000 pending requests.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import itertools
 import os
@@ -45,7 +48,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable
 
 import websocket
 import websockets
@@ -80,46 +83,62 @@ def request_text() -> str:
     return dumps({"id": f"bench-{next(_ids)}", "method": "time"})
 
 
-# Contenders. Each returns (latencies in seconds, elapsed seconds) for
-# ``n`` requests after ``warmup`` untimed ones.
+# Contenders. Each opens its connection once, runs rounds of ``n`` timed
+# requests, each round returning (latencies in seconds, elapsed seconds),
+# and closes.
 
 
-def run_websocket_client(url: str, n: int, warmup: int) -> tuple[list[float], float]:
-    ws = websocket.create_connection(url)
-    try:
+class RawWebsocketClient:
+    """(a) websocket-client, default options, one thread."""
+
+    def __init__(self, url: str) -> None:
+        self.ws = websocket.create_connection(url)
+
+    def run(self, n: int) -> tuple[list[float], float]:
+        ws = self.ws
         perf = time.perf_counter
         latencies = []
-        for i in range(warmup + n):
-            if i == warmup:
-                begin = perf()
+        begin = perf()
+        for _ in range(n):
             start = perf()
             ws.send(request_text())
             answer = loads(ws.recv())
             latencies.append(perf() - start)
             assert answer["status"] == 200
-        return latencies[warmup:], perf() - begin
-    finally:
-        ws.close()
+        return latencies, perf() - begin
+
+    def close(self) -> None:
+        self.ws.close()
 
 
-def run_bittap(url: str, n: int, warmup: int) -> tuple[list[float], float]:
-    with Client(url) as client:
+class Bittap:
+    """(b) bittap_ws, one thread."""
+
+    def __init__(self, url: str) -> None:
+        self.client = Client(url)
+        self.client.connect()
+
+    def run(self, n: int) -> tuple[list[float], float]:
+        time_ = self.client.time
         perf = time.perf_counter
         latencies = []
-        for i in range(warmup + n):
-            if i == warmup:
-                begin = perf()
+        begin = perf()
+        for _ in range(n):
             start = perf()
-            client.time()
+            time_()
             latencies.append(perf() - start)
-        return latencies[warmup:], perf() - begin
+        return latencies, perf() - begin
+
+    def close(self) -> None:
+        self.client.close()
 
 
-def run_bittap_threads(url: str, n: int, warmup: int) -> tuple[list[float], float]:
-    per_thread = n // THREADS
-    with Client(url) as client:
-        for _ in range(warmup):
-            client.time()
+class BittapThreads(Bittap):
+    """(c) bittap_ws, THREADS threads sharing one client."""
+
+    def run(self, n: int) -> tuple[list[float], float]:
+        per_thread = n // THREADS
+        time_ = self.client.time
         results: list[list[float]] = [[] for _ in range(THREADS)]
         barrier = threading.Barrier(THREADS + 1)
 
@@ -128,7 +147,7 @@ def run_bittap_threads(url: str, n: int, warmup: int) -> tuple[list[float], floa
             barrier.wait()
             for _ in range(per_thread):
                 start = perf()
-                client.time()
+                time_()
                 latencies.append(perf() - start)
 
         threads = [threading.Thread(target=work, args=(r,)) for r in results]
@@ -139,76 +158,98 @@ def run_bittap_threads(url: str, n: int, warmup: int) -> tuple[list[float], floa
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - begin
-    return [x for r in results for x in r], elapsed
+        return [x for r in results for x in r], elapsed
 
 
-def run_websockets_asyncio(url: str, n: int, warmup: int) -> tuple[list[float], float]:
-    return asyncio.run(_websockets_asyncio(url, n, warmup))
+class WebsocketsAsyncio:
+    """(d) websockets asyncio client, THREADS tasks over one connection."""
 
+    def __init__(self, url: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.run_until_complete(self._open(url))
 
-async def _websockets_asyncio(url: str, n: int, warmup: int) -> tuple[list[float], float]:
-    per_task = n // THREADS
-    loop = asyncio.get_running_loop()
-    async with websockets.asyncio.client.connect(url) as ws:
-        futures: dict[str, asyncio.Future[Any]] = {}
+    async def _open(self, url: str) -> None:
+        self.ws = await websockets.asyncio.client.connect(url)
+        self.futures: dict[str, asyncio.Future[Any]] = {}
+        self.reader = asyncio.create_task(self._read())
 
-        async def read() -> None:
-            async for message in ws:
-                answer = loads(message)
-                future = futures.pop(answer.get("id"), None)
-                if future is not None and not future.done():
-                    future.set_result(answer)
+    async def _read(self) -> None:
+        futures = self.futures
+        async for message in self.ws:
+            answer = loads(message)
+            future = futures.pop(answer.get("id"), None)
+            if future is not None and not future.done():
+                future.set_result(answer)
 
-        async def call() -> Any:
-            request_id = f"bench-{next(_ids)}"
-            future = loop.create_future()
-            futures[request_id] = future
-            try:
-                await ws.send(dumps({"id": request_id, "method": "time"}))
-                return await future
-            finally:
-                futures.pop(request_id, None)
+    async def _call(self) -> Any:
+        request_id = f"bench-{next(_ids)}"
+        future = self.loop.create_future()
+        self.futures[request_id] = future
+        try:
+            await self.ws.send(dumps({"id": request_id, "method": "time"}))
+            return await future
+        finally:
+            self.futures.pop(request_id, None)
+
+    async def _run(self, n: int) -> tuple[list[float], float]:
+        per_task = n // THREADS
 
         async def work(latencies: list[float]) -> None:
             perf = time.perf_counter
             for _ in range(per_task):
                 start = perf()
-                answer = await call()
+                answer = await self._call()
                 latencies.append(perf() - start)
                 assert answer["status"] == 200
 
-        reader = asyncio.create_task(read())
-        for _ in range(warmup):
-            await call()
         results: list[list[float]] = [[] for _ in range(THREADS)]
         begin = time.perf_counter()
         await asyncio.gather(*(work(r) for r in results))
         elapsed = time.perf_counter() - begin
-        reader.cancel()
-    return [x for r in results for x in r], elapsed
+        return [x for r in results for x in r], elapsed
+
+    def run(self, n: int) -> tuple[list[float], float]:
+        return self.loop.run_until_complete(self._run(n))
+
+    async def _close(self) -> None:
+        self.reader.cancel()
+        await self.ws.close()
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self._close())
+        self.loop.close()
 
 
-def run_websockets_sync(url: str, n: int, warmup: int) -> tuple[list[float], float]:
-    with websockets.sync.client.connect(url) as ws:
+class WebsocketsSync:
+    """(e) websockets sync client, one thread."""
+
+    def __init__(self, url: str) -> None:
+        self.stack = contextlib.ExitStack()
+        self.ws = self.stack.enter_context(websockets.sync.client.connect(url))
+
+    def run(self, n: int) -> tuple[list[float], float]:
+        ws = self.ws
         perf = time.perf_counter
         latencies = []
-        for i in range(warmup + n):
-            if i == warmup:
-                begin = perf()
+        begin = perf()
+        for _ in range(n):
             start = perf()
             ws.send(request_text())
             answer = loads(ws.recv())
             latencies.append(perf() - start)
             assert answer["status"] == 200
-        return latencies[warmup:], perf() - begin
+        return latencies, perf() - begin
+
+    def close(self) -> None:
+        self.stack.close()
 
 
-CONTENDERS: dict[str, tuple[str, Callable[[str, int, int], tuple[list[float], float]], bool]] = {
-    "a": ("websocket-client send()+recv(), 1 thread", run_websocket_client, False),
-    "b": ("bittap_ws Client.time(), 1 thread", run_bittap, False),
-    "c": (f"bittap_ws, {THREADS} threads, one Client", run_bittap_threads, True),
-    "d": (f"websockets asyncio, {THREADS} tasks, one connection", run_websockets_asyncio, True),
-    "e": ("websockets sync client, 1 thread", run_websockets_sync, False),
+CONTENDERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "a": ("websocket-client send()+recv(), 1 thread", RawWebsocketClient),
+    "b": ("bittap_ws Client.time(), 1 thread", Bittap),
+    "c": (f"bittap_ws, {THREADS} threads, one Client", BittapThreads),
+    "d": (f"websockets asyncio, {THREADS} tasks, one connection", WebsocketsAsyncio),
+    "e": ("websockets sync client, 1 thread", WebsocketsSync),
 }
 
 
@@ -260,6 +301,8 @@ def stop_server(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 # Other measurements.
@@ -348,9 +391,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--requests", type=int, default=1600, help="timed requests per contender and round")
-    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument(
+        "--requests", type=int, default=400, help="timed requests per contender and round"
+    )
+    parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--only", default="abcde", help="contenders to run, e.g. ab")
     parser.add_argument("--no-extras", action="store_true", help="skip connect, idle CPU and memory")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -379,17 +424,23 @@ def main(argv: list[str] | None = None) -> int:
             f"server {url} in process {process.pid}; {args.rounds} rounds of "
             f"{args.requests} requests per contender, in shuffled order"
         )
-        for _ in range(args.rounds):
-            for key in random.sample(keys, len(keys)):
-                gc.collect()
-                latencies, elapsed = CONTENDERS[key][1](url, args.requests, args.warmup)
-                samples[key].append(latencies)
-                medians[key].append(statistics.median(latencies))
-                throughput[key].append(len(latencies) / elapsed)
-            if "a" in keys and "b" in keys:
-                ratios["b/a"].append(medians["b"][-1] / medians["a"][-1])
-            if "c" in keys and "d" in keys:
-                ratios["c/d"].append(throughput["c"][-1] / throughput["d"][-1])
+        contenders = {key: CONTENDERS[key][1](url) for key in keys}
+        try:
+            for contender in contenders.values():
+                contender.run(args.warmup)
+            for _ in range(args.rounds):
+                for key in random.sample(keys, len(keys)):
+                    latencies, elapsed = contenders[key].run(args.requests)
+                    samples[key].append(latencies)
+                    medians[key].append(statistics.median(latencies))
+                    throughput[key].append(len(latencies) / elapsed)
+                if "a" in keys and "b" in keys:
+                    ratios["b/a"].append(medians["b"][-1] / medians["a"][-1])
+                if "c" in keys and "d" in keys:
+                    ratios["c/d"].append(throughput["c"][-1] / throughput["d"][-1])
+        finally:
+            for contender in contenders.values():
+                contender.close()
 
         print()
         print(f"{'':4}{'contender':<48}{'median':>9}{'p99':>9}{'requests/s':>12}")
