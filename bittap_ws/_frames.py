@@ -117,7 +117,8 @@ class FrameReader:
 
     def __init__(self) -> None:
         # Unparsed bytes: _buf, then the pieces in _parts (_size bytes),
-        # which are only worth joining once there are _need bytes.
+        # which are only worth joining once there are _need bytes. _parts
+        # is empty whenever _buf is.
         self._buf = b""
         self._parts: list[bytes] = []
         self._size = 0
@@ -135,7 +136,7 @@ class FrameReader:
                 The stream cannot be trusted after that.
 
         """
-        if self._buf or self._parts:
+        if self._buf:
             size = len(self._buf) + self._size + len(data)
             if size < self._need:
                 self._parts.append(data)
@@ -144,6 +145,14 @@ class FrameReader:
             data = b"".join([self._buf, *self._parts, data])
             self._parts = []
             self._size = 0
+        elif len(data) > 2 and data[0] == 0x81 and self._fragments is None:
+            # The usual case: exactly one whole, unmasked text frame.
+            length = data[1]
+            if length < 126:
+                if len(data) == 2 + length:
+                    return [(OP_TEXT, data[2:])]
+            elif length == 126 and len(data) == 4 + int.from_bytes(data[2:4], "big"):
+                return [(OP_TEXT, data[4:])]
         messages: list[Message] = []
         end = len(data)
         pos = 0

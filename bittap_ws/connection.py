@@ -305,7 +305,9 @@ class Connection:
             if self.send(text, _OP_TEXT, deadline):
                 slot.wait(deadline.remaining())
         finally:
-            self.pending.discard(request_id)
+            # A filled slot was taken out of the table when it was filled.
+            if not slot.filled:
+                self.pending.discard(request_id)
         # Once the slot is discarded, the reader can no longer fill it: what
         # it holds now is final, even if the answer raced with the timeout.
         if slot.exc is not None:

@@ -263,16 +263,31 @@ def parse_rate_limits(value: Any) -> tuple[RateLimit, ...]:
     limits = []
     for item in value:
         try:
-            limit = RateLimit(
-                rate_limit_type=_expect(item["rateLimitType"], str),
-                interval=_expect(item["interval"], str),
-                interval_num=_expect(item["intervalNum"], int),
-                limit=_expect(item["limit"], int),
-                count=_expect(item["count"], int),
-            )
+            rate_limit_type = item["rateLimitType"]
+            interval = item["interval"]
+            interval_num = item["intervalNum"]
+            limit = item["limit"]
+            count = item["count"]
         except (KeyError, TypeError) as exc:
             raise ProtocolError(f"malformed rate limit: {item!r}") from exc
-        limits.append(limit)
+        # The exact types JSON gives pass at once; anything else goes
+        # through _expect(), which accepts subclasses other than bool.
+        if not (
+            type(rate_limit_type) is str
+            and type(interval) is str
+            and type(interval_num) is int
+            and type(limit) is int
+            and type(count) is int
+        ):
+            try:
+                _expect(rate_limit_type, str)
+                _expect(interval, str)
+                _expect(interval_num, int)
+                _expect(limit, int)
+                _expect(count, int)
+            except TypeError as exc:
+                raise ProtocolError(f"malformed rate limit: {item!r}") from exc
+        limits.append(RateLimit(rate_limit_type, interval, interval_num, limit, count))
     return tuple(limits)
 
 
@@ -325,8 +340,9 @@ def _decode_reply(request_id: str, frame: dict[str, Any]) -> Reply:
     if not isinstance(status, int) or isinstance(status, bool):
         raise ProtocolError(f"status must be an integer, not {status!r}")
     rate_limits: tuple[RateLimit, ...] = ()
-    if frame.get("rateLimits") is not None:
-        rate_limits = parse_rate_limits(frame["rateLimits"])
+    rate_limits_value = frame.get("rateLimits")
+    if rate_limits_value is not None:
+        rate_limits = parse_rate_limits(rate_limits_value)
     if status == 200:
         return Reply(request_id, status, frame.get("result"), rate_limits=rate_limits)
 

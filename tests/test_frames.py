@@ -36,10 +36,11 @@ def server_frame(opcode, payload, fin=True, rsv=0, key=None):
 
 
 class TestFrameReader:
-    def test_one_frame(self):
+    @pytest.mark.parametrize("size", [0, 10, 125, 126, 200, 65535, 65536])
+    def test_one_frame(self, size):
         """A whole text frame gives one message."""
-        reader = FrameReader()
-        assert reader.feed(server_frame(OP_TEXT, b'{"id":"1"}')) == [(OP_TEXT, b'{"id":"1"}')]
+        payload = b"x" * size
+        assert FrameReader().feed(server_frame(OP_TEXT, payload)) == [(OP_TEXT, payload)]
 
     def test_many_frames_in_one_read(self):
         """Several frames received at once all come out, in order."""
