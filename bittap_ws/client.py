@@ -624,15 +624,14 @@ class Client:
             raise ConnectionClosed("the client is closed")
 
     def _to_response(self, method: str, answer: Any, sent_at: float) -> Response:
-        if isinstance(answer, Reply):
+        if isinstance(answer, (Response, Reply)):
             if answer.rate_limits:
                 self._rate_limits = answer.rate_limits
                 if self.rate_limit_guard:
                     self._guard.update_from_rate_limits(answer.rate_limits, sent_at)
-            if answer.status == 200:
-                return Response(
-                    answer.id, answer.status, answer.result, answer.rate_limits
-                )
+            if isinstance(answer, Response):
+                # A status 200 answer, decoded as such.
+                return answer
             raise self._api_error(method, answer)
         if isinstance(answer, Ack):
             if answer.code == 0:

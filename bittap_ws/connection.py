@@ -31,7 +31,7 @@ from ._deadline import Deadline
 from ._frames import FrameReader, MaskKeys, build_frame
 from .errors import ConnectError, ConnectionClosed, RequestTimeout
 from .pending import Pending, Slot
-from .protocol import Ack, BadReply, Event, Reply, Unroutable, decode
+from .protocol import Ack, BadReply, Event, Reply, Response, Unroutable, decode
 
 __all__ = ["Connection", "NotSent", "open_connection"]
 
@@ -502,7 +502,7 @@ class Connection:
     def _dispatch(self, data: bytes, woken: list[Slot]) -> None:
         # Never raises: a bad frame must not stop the reader.
         message = decode(data)
-        if isinstance(message, (Reply, Ack, BadReply)):
+        if isinstance(message, (Response, Reply, Ack, BadReply)):
             self.pending.resolve(message.id, message, woken)
         elif isinstance(message, Event):
             if self.on_event is None:

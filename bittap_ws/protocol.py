@@ -7,7 +7,9 @@ input can be tested without a socket.
 
 :func:`decode` sorts every incoming text frame into one of:
 
-* :class:`Reply`: an answer to a request, with ``id`` and ``status``;
+* :class:`Response`: a successful answer (status 200) to a request, as the
+  client hands it to its caller;
+* :class:`Reply`: an answer to a request with another status;
 * :class:`Ack`: the acknowledgement of a ``SUBSCRIBE`` or ``UNSUBSCRIBE``,
   with ``id`` and ``code``;
 * :class:`BadReply`: a frame carrying a request id whose other fields cannot
@@ -98,7 +100,8 @@ class Response:
 @attrs.frozen
 class Reply:
     """
-    An answer to a request, with any status.
+    An answer to a request with a status other than 200 (a status 200
+    answer decodes into a :class:`Response`).
 
     ``error`` holds the ``error`` object of a failed request: ``code``,
     ``msg`` and ``data`` are lifted out of it. ``retry_after_ms`` is the
@@ -165,7 +168,7 @@ class Unroutable:
     text: str = attrs.field(repr=False)
 
 
-Decoded = Union[Reply, Ack, BadReply, Event, Unroutable]
+Decoded = Union[Response, Reply, Ack, BadReply, Event, Unroutable]
 
 
 # Request ids: a random prefix per process plus a counter. They are unique
@@ -335,7 +338,7 @@ def decode(text: str | bytes) -> Decoded:
         return BadReply(request_id, exc)
 
 
-def _decode_reply(request_id: str, frame: dict[str, Any]) -> Reply:
+def _decode_reply(request_id: str, frame: dict[str, Any]) -> Response | Reply:
     status = frame["status"]
     if not isinstance(status, int) or isinstance(status, bool):
         raise ProtocolError(f"status must be an integer, not {status!r}")
@@ -344,7 +347,7 @@ def _decode_reply(request_id: str, frame: dict[str, Any]) -> Reply:
     if rate_limits_value is not None:
         rate_limits = parse_rate_limits(rate_limits_value)
     if status == 200:
-        return Reply(request_id, status, frame.get("result"), rate_limits=rate_limits)
+        return Response(request_id, status, frame.get("result"), rate_limits)
 
     code: int | None = None
     msg = ""

@@ -133,3 +133,17 @@ class TestMaskKeys:
         assert all(len(key) == 4 for key in drawn)
         # 640 draws from 2**32 values: a repeat would almost surely be a bug.
         assert len(set(drawn)) == len(drawn)
+
+
+class TestMask:
+    @pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 100, 4097])
+    def test_both_ways_agree_with_websocket_client(self, size):
+        """Masking, with or without wsaccel, is websocket-client's XOR."""
+        from bittap_ws._frames import _mask
+
+        key = os.urandom(4)
+        data = os.urandom(size)
+        expected = ABNF.mask(key, data)
+        assert mask(key, data) == expected
+        assert _mask(key, data) == expected
+        assert mask(key, mask(key, data)) == data

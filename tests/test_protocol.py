@@ -9,7 +9,7 @@ from bittap_ws.protocol import (
     BadReply,
     Event,
     RateLimit,
-    Reply,
+    Response,
     Unroutable,
     decode,
     encode_request,
@@ -68,13 +68,13 @@ class TestEncodeRequest:
 
 class TestDecode:
     def test_success(self):
-        """A status 200 answer decodes into a Reply with its rate limits."""
+        """A status 200 answer decodes into a Response with its rate limits."""
         reply = decode(
             json.dumps(
                 {"id": "a", "status": 200, "result": {"serverTime": 1}, "rateLimits": RATE_LIMITS}
             )
         )
-        assert reply == Reply(
+        assert reply == Response(
             "a",
             200,
             {"serverTime": 1},
@@ -83,7 +83,7 @@ class TestDecode:
 
     def test_accepts_bytes(self):
         """Frames may be given as UTF-8 bytes."""
-        assert decode(b'{"id":"a","status":200,"result":{}}') == Reply("a", 200, {})
+        assert decode(b'{"id":"a","status":200,"result":{}}') == Response("a", 200, {})
 
     def test_error(self):
         """A failed answer carries code, msg and data of its error object."""
