@@ -330,9 +330,10 @@ class Connection:
 
         """
         payload = data.encode() if isinstance(data, str) else data
-        remaining = deadline.remaining()
-        if not self._send_lock.acquire(timeout=-1 if remaining is None else remaining):
-            return False
+        if not self._send_lock.acquire(False):
+            remaining = deadline.remaining()
+            if not self._send_lock.acquire(timeout=-1 if remaining is None else remaining):
+                return False
         try:
             if self.closed:
                 exc = self._closed_exc()
