@@ -263,7 +263,18 @@ def serve() -> None:
     """
     from bittap_ws.testing import run_server
 
-    with run_server() as server:
+    # Answers carry rateLimits, as BitTap's do, with a limit the benchmark
+    # never reaches: the client's local guard must not refuse calls.
+    rate_limits = [
+        {
+            "rateLimitType": "REQUEST_WEIGHT",
+            "interval": "MINUTE",
+            "intervalNum": 1,
+            "limit": 1_000_000_000,
+            "count": 1,
+        }
+    ]
+    with run_server(rate_limits=rate_limits) as server:
         server.on(SILENT, action="silence")
 
         def forget() -> None:
