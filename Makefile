@@ -41,7 +41,7 @@ coverage: $(VENV)/.installed-tests
 	$(PY) -m coverage report
 
 # Compares bittap_ws with websocket-client and websockets over loopback;
-# about a minute and a half. See benchmarks/bench.py.
+# about a minute. See benchmarks/bench.py.
 bench: $(VENV)/.installed-tests
 	$(PY) benchmarks/bench.py
 
