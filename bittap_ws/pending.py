@@ -23,26 +23,18 @@ logger = logging.getLogger("bittap_ws")
 
 class Slot:
     """
-    One request waiting for its answer: a one-shot event and a cell.
+    One request waiting for its answer: a :class:`threading.Event` and a cell.
 
     ``value`` (an answer) or ``exc`` (why there will be none) is stored, and
-    ``filled`` set, before the slot is set, so a waiter woken by the slot
+    ``filled`` set, before the event is set, so a waiter woken by the event
     always finds one of them.
-
-    The event is a lock acquired when the slot is made and released by
-    :meth:`set`: waiting is a single ``acquire()``, where
-    :class:`threading.Event` would allocate a lock per wait and take its
-    condition's lock three more times. Like ``Event.wait()``, the wait is
-    interrupted by Ctrl-C.
 
     """
 
-    __slots__ = ("_lock", "_set", "filled", "value", "exc")
+    __slots__ = ("event", "filled", "value", "exc")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
-        self._set = False
+        self.event = threading.Event()
         self.filled = False
         self.value: Any = None
         self.exc: BaseException | None = None
@@ -51,20 +43,15 @@ class Slot:
         """
         Wake the waiter, now and in every later :meth:`wait`; idempotent.
 
-        Only the thread that took the slot out of its :class:`Pending`
-        table may call it, so two threads never set the same slot.
-
         """
-        if not self._set:
-            self._set = True
-            self._lock.release()
+        self.event.set()
 
     def is_set(self) -> bool:
         """
         Tell whether :meth:`set` was called.
 
         """
-        return self._set
+        return self.event.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """
@@ -74,11 +61,7 @@ class Slot:
             :obj:`True` if the slot is set.
 
         """
-        if self._lock.acquire(True, -1 if timeout is None else timeout):
-            # Leave it released, so that the slot stays set.
-            self._lock.release()
-            return True
-        return False
+        return self.event.wait(timeout)
 
 
 class Pending:
