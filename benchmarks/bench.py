@@ -23,7 +23,10 @@ ratios b/a (median latency) and c/d (throughput) are taken within each
 round, and their median over the rounds is reported.
 
 Then: the time to open a connection, the CPU time used by an idle connected
-client over 5 s, and the memory held by 10,000 pending requests.
+client over 5 s, the memory held by 10,000 pending requests, and the rate at
+which stream events reach one consumer thread through a
+:class:`~bittap_ws.Subscription`, against an asyncio consumer of the same
+stream with websockets.
 
 The traffic is bounded: a fixed number of requests per round and a fixed
 number of rounds. The server process ends when this process closes its
@@ -285,8 +288,75 @@ def serve() -> None:
                 server.requests.clear()
 
         threading.Thread(target=forget, daemon=True).start()
+        server.stream_rate = 0  # events only when asked, below
         print(server.url, flush=True)
-        sys.stdin.read()
+        # Each line "publish <topic> <count>" publishes that many events to
+        # the connections subscribed to the topic; end of input stops.
+        for line in sys.stdin:
+            command, topic, count = line.split()
+            assert command == "publish"
+            server.publish(topic, int(count))
+            print("published", flush=True)
+
+
+def publish(process: subprocess.Popen[str], topic: str, count: int) -> None:
+    """
+    Ask the server to publish ``count`` events of ``topic`` now.
+
+    """
+    assert process.stdin is not None
+    process.stdin.write(f"publish {topic} {count}\n")
+    process.stdin.flush()
+
+
+def published(process: subprocess.Popen[str]) -> None:
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "published"
+
+
+def stream_bittap(process: subprocess.Popen[str], url: str, count: int) -> tuple[float, int]:
+    """
+    Events per second delivered by a Subscription to one consumer thread.
+
+    """
+    topic = "s_trade@BENCH-BITTAP"
+    with Client(url) as client, client.subscribe(topic, maxsize=count) as events:
+        start = time.perf_counter()
+        publish(process, topic, count)
+        received = 0
+        with contextlib.suppress(TimeoutError):
+            while received < count:
+                event = events.get(timeout=10.0)
+                assert event["e"] == topic
+                received += 1
+        elapsed = time.perf_counter() - start
+        published(process)
+        return received / elapsed, events.dropped
+
+
+def stream_asyncio(process: subprocess.Popen[str], url: str, count: int) -> float:
+    """
+    Events per second read by an asyncio consumer with websockets.
+
+    """
+    topic = "s_trade@BENCH-ASYNCIO"
+
+    async def consume() -> float:
+        async with websockets.asyncio.client.connect(url) as ws:
+            await ws.send(dumps({"id": "sub", "method": "SUBSCRIBE", "params": [topic]}))
+            assert loads(await ws.recv())["code"] == 0
+            start = time.perf_counter()
+            publish(process, topic, count)
+            received = 0
+            while received < count:
+                event = loads(await asyncio.wait_for(ws.recv(), 10.0))
+                if event.get("e") == topic:
+                    received += 1
+            elapsed = time.perf_counter() - start
+        published(process)
+        return received / elapsed
+
+    return asyncio.run(consume())
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
@@ -409,6 +479,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--only", default="abcde", help="contenders to run, e.g. ab")
     parser.add_argument("--no-extras", action="store_true", help="skip connect, idle CPU and memory")
+    parser.add_argument("--no-streams", action="store_true", help="skip the stream benchmark")
+    parser.add_argument("--stream-rounds", type=int, default=5)
+    parser.add_argument("--events", type=int, default=20_000, help="events per stream round")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -482,6 +555,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"idle connected client: {used * 1e3:.1f} ms of CPU in 5 s ({threads} threads)")
             held, each = pending_memory(url, 10_000)
             print(f"10,000 pending requests: {held / 1024:.0f} KiB ({each:.0f} bytes each)")
+        if not args.no_streams:
+            print()
+            rates: dict[str, list[float]] = {"bittap": [], "asyncio": []}
+            stream_ratios = []
+            dropped = 0
+            for _ in range(args.stream_rounds):
+                for name in random.sample(list(rates), 2):
+                    if name == "bittap":
+                        rate, lost = stream_bittap(process, url, args.events)
+                        dropped += lost
+                    else:
+                        rate = stream_asyncio(process, url, args.events)
+                    rates[name].append(rate)
+                stream_ratios.append(rates["bittap"][-1] / rates["asyncio"][-1])
+            print(
+                f"stream events to one consumer ({args.stream_rounds} rounds of "
+                f"{args.events:,} events): bittap_ws Subscription "
+                f"{statistics.median(rates['bittap']):,.0f}/s ({dropped} dropped), "
+                f"websockets asyncio {statistics.median(rates['asyncio']):,.0f}/s; "
+                f"ratio {statistics.median(stream_ratios):.3f}"
+            )
     finally:
         stop_server(process)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
