@@ -23,6 +23,10 @@ $(VENV)/.installed-tests: setup.cfg $(VENV)/.created
 	$(PY) -m pip install --quiet -e '.[testing,speedups,tests]'
 	touch $@
 
+$(VENV)/.installed-lint: setup.cfg $(VENV)/.created
+	$(PY) -m pip install --quiet -e '.[testing,speedups,tests,lint]'
+	touch $@
+
 install: $(VENV)/.installed-tests
 
 demo: $(VENV)/.installed-testing
@@ -45,7 +49,18 @@ coverage: $(VENV)/.installed-tests
 bench: $(VENV)/.installed-tests
 	$(PY) benchmarks/bench.py
 
-readme: $(VENV)/.installed-tests
+
+lint: $(VENV)/.installed-lint
+	$(PY) -m ruff check bittap_ws tests
+	$(PY) -m mypy --strict bittap_ws
+	$(PY) -m docutils --strict README.rst /dev/null
+
+types: $(VENV)/.installed-lint
+	$(PY) -m mypy --strict bittap_ws
+
+check: lint coverage
+
+readme: $(VENV)/.installed-lint
 	$(PY) -m docutils --strict README.rst /dev/null
 
 dist: $(VENV)/.created

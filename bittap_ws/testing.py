@@ -30,7 +30,7 @@ import socket
 import ssl as ssl_module
 import threading
 import time
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import attrs
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
@@ -99,7 +99,7 @@ class _Connection(ServerConnection):
         self.topics: set[str] = set()
         receive_data = self.protocol.receive_data
 
-        def receive_data_unless_stalled(data: bytes) -> None:
+        def receive_data_unless_stalled(data: bytes | bytearray) -> None:
             with self.stall_lock:  # blocks while stalled
                 pass
             receive_data(data)

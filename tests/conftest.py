@@ -27,7 +27,10 @@ def no_leaked_threads():
     """Fail a test that leaves a thread of its own running."""
     before = set(threading.enumerate())
     yield
-    leaked = lambda: [t for t in threading.enumerate() if t not in before and t.is_alive()]
+
+    def leaked():
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()]
+
     wait_for(lambda: not leaked(), 3000 * MS)
     assert not leaked(), f"leaked threads: {leaked()}"
 

@@ -1,4 +1,3 @@
-import random
 import socket
 import threading
 import time
@@ -288,7 +287,7 @@ class TestConcurrency:
 
             def work(n):
                 try:
-                    for i in range(25):
+                    for _ in range(25):
                         method = f"echo{n}"
                         server.on(method, result={"n": n})
                         response = client.request(method)
