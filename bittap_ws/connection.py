@@ -29,6 +29,7 @@ from websocket import ABNF
 
 from ._deadline import Deadline
 from ._frames import FrameReader, MaskKeys, build_frame
+from ._redact import redact_frame
 from .errors import ConnectError, ConnectionClosed, RequestTimeout
 from .pending import Pending, Slot
 from .protocol import Ack, BadReply, Event, Reply, Response, Unroutable, decode
@@ -330,6 +331,8 @@ class Connection:
                 writing; it is then torn down.
 
         """
+        if opcode == _OP_TEXT and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("sending %s", redact_frame(data))
         payload = data.encode() if isinstance(data, str) else data
         if not self._send_lock.acquire(False):
             remaining = deadline.remaining()
@@ -503,6 +506,8 @@ class Connection:
 
     def _dispatch(self, data: bytes, woken: list[Slot]) -> None:
         # Never raises: a bad frame must not stop the reader.
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("received %s", redact_frame(data))
         message = decode(data)
         if isinstance(message, (Response, Reply, Ack, BadReply)):
             self.pending.resolve(message.id, message, woken)
@@ -516,7 +521,9 @@ class Connection:
                     logger.exception("error while routing an event")
         else:
             assert isinstance(message, Unroutable)
-            logger.warning("ignored a frame (%s): %.200s", message.reason, message.text)
+            logger.warning(
+                "ignored a frame (%s): %s", message.reason, redact_frame(message.text, 200)
+            )
 
     def _send_control(self, data: bytes, opcode: int) -> None:
         if self._send_lock.acquire(timeout=self.ping_timeout or CLOSE_TIMEOUT):
