@@ -1,6 +1,10 @@
 """
 The ``bittap-ws`` command: ``ping``, ``time``, ``serve`` and ``demo``.
 
+Also runs as ``python -m bittap_ws``. Results go to standard output, as text
+or, with ``--json``, as one JSON object per line. A failure prints one line
+to standard error, without a traceback, and exits with status 1.
+
 """
 
 from __future__ import annotations
@@ -8,7 +12,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
+import signal
 import sys
+import threading
 import time
 from typing import Any, Sequence
 
@@ -46,16 +53,35 @@ def _time(args: argparse.Namespace) -> None:
     _print(args, data, f"server time {_iso(server_time)} (clock offset {offset:+.1f} ms)")
 
 
+class _Stop(Exception):
+    """
+    Raised in the main thread by SIGTERM, to stop ``serve``.
+
+    """
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
 def _serve(args: argparse.Namespace) -> None:
     from .testing import run_server
 
     with run_server(args.host, args.port) as server:
+        # The URL comes first and alone, so that a script can read it.
         print(server.url, flush=True)
+        print("serving; press Ctrl-C to stop", file=sys.stderr, flush=True)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _raise_stop)
         try:
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Stop):
             pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -103,10 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--url", default=DEFAULT_URL, help="WebSocket URL")
         command.add_argument("--timeout", type=float, default=10.0, help="seconds")
         command.add_argument("--json", action="store_true", help="print JSON")
+        command.add_argument(
+            "-v", "--verbose", action="store_true", help="log the frames (secrets redacted)"
+        )
     serve = commands.add_parser("serve", help="run the bundled test server")
     serve.set_defaults(func=_serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     demo = commands.add_parser("demo", help="run the client against the bundled server")
     demo.set_defaults(func=_demo)
     demo.add_argument("--timeout", type=float, default=10.0, help="seconds")
@@ -119,14 +148,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     """
     args = _parser().parse_args(argv)
+    if getattr(args, "verbose", False):
+        logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("bittap_ws").setLevel(logging.DEBUG)
     try:
         args.func(args)
-    except BitTapError as exc:
-        print(f"bittap-ws {args.command}: {exc}", file=sys.stderr)
-        return 1
     except ImportError as exc:
-        print(f"bittap-ws {args.command}: {exc} (install bittap-ws[testing])", file=sys.stderr)
+        _fail(args, f"{exc} (pip install bittap-ws[testing])")
+        return 1
+    except (BitTapError, OSError, ValueError) as exc:
+        # OSError: serve cannot bind; ValueError: a bad --url or --timeout.
+        _fail(args, str(exc) or type(exc).__name__)
         return 1
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _fail(args: argparse.Namespace, message: str) -> None:
+    message = " ".join(message.splitlines())
+    print(f"bittap-ws {args.command}: error: {message}", file=sys.stderr, flush=True)
