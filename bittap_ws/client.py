@@ -5,6 +5,7 @@ The public facade: :class:`Client`.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import ssl
@@ -13,8 +14,6 @@ import time
 import weakref
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
-
-import logging
 
 import attrs
 
@@ -157,7 +156,7 @@ class Client:
     _last_error: ConnectError | None = attrs.field(init=False, default=None)
     # Closes the connection when the client is garbage-collected without
     # close(), e.g. when a notebook cell that makes a client runs again.
-    _finalizer: weakref.finalize | None = attrs.field(init=False, default=None)
+    _finalizer: weakref.finalize[[], Client] | None = attrs.field(init=False, default=None)
     _generation: int = attrs.field(init=False, default=0)
     _streams: Streams = attrs.field(init=False, factory=Streams)
     # The resume thread re-subscribes after a drop; guarded by _state_lock.

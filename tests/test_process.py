@@ -14,8 +14,6 @@ import time
 
 import pytest
 
-from bittap_ws.testing import run_server
-
 from .conftest import MS
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals and fork")
