@@ -174,7 +174,7 @@ def open_connection(
         )
     except Exception as exc:
         raise ConnectError(f"cannot connect to {url}: {_describe(exc)}") from exc
-    assert isinstance(ws, _WebSocket) and ws.sock is not None
+    assert ws.sock is not None
     # Blocking reads without a timeout: an idle connection must never end
     # because nothing was said for a while. Keepalive detects dead peers.
     ws.sock.settimeout(None)
