@@ -150,6 +150,7 @@ class Client:
     _state: str = attrs.field(init=False, default=_UNOPENED)
     _conn: Connection | None = attrs.field(init=False, default=None)
     _rate_limits: tuple[RateLimit, ...] = attrs.field(init=False, default=())
+    _rate_limits_sent_at: float = attrs.field(init=False, default=0.0)
     _guard: RateLimitGuard = attrs.field(init=False, factory=RateLimitGuard)
     _failures: int = attrs.field(init=False, default=0)
     _retry_at: float = attrs.field(init=False, default=0.0)
@@ -357,6 +358,7 @@ class Client:
             raise
         except BaseException:
             self._streams.remove(subscription)
+            subscription.end()
             raise
         subscription.generation = conn.generation
         return subscription
@@ -509,6 +511,12 @@ class Client:
                         closed.__cause__ = exc
                         subscription.fail(closed)
                         continue
+                    if subscription.closed or not self._streams.contains(subscription):
+                        # Closed or given up meanwhile: nobody reads these.
+                        self._send_unsubscribe(
+                            [t for t in subscription.topics if not self._streams.has_topic(t)]
+                        )
+                        continue
                     subscription.generation = conn.generation
                     subscription.reconnects += 1
                     logger.info("resumed %s", ", ".join(subscription.topics))
@@ -624,7 +632,10 @@ class Client:
 
     def _to_response(self, method: str, answer: Any, sent_at: float) -> Response:
         if isinstance(answer, (Response, Reply)):
-            if answer.rate_limits:
+            if answer.rate_limits and sent_at >= self._rate_limits_sent_at:
+                # Answers to concurrent calls may be mapped out of order:
+                # keep those of the latest request.
+                self._rate_limits_sent_at = sent_at
                 self._rate_limits = answer.rate_limits
                 if self.rate_limit_guard:
                     self._guard.update_from_rate_limits(answer.rate_limits, sent_at)
@@ -676,6 +687,11 @@ class Client:
         self._guard.after_fork()
         self._conn = None
         self._resume_thread = None
+        # Subscriptions belong to the parent's connection: end them in the
+        # child, without their locks, which a parent thread may have held.
+        for subscription in self._streams.snapshot_after_fork():
+            subscription.fail_after_fork()
+        self._streams = Streams()
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None

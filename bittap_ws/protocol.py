@@ -311,7 +311,9 @@ def decode(text: str | bytes) -> Decoded:
     """
     try:
         frame = _loads(text)
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError, orjson's
+    # JSONDecodeError, UnicodeDecodeError, orjson's errors; RecursionError
+    # for absurdly deep nesting with the stdlib parser.
+    except (ValueError, RecursionError):
         return Unroutable("not JSON", _as_text(text))
     if not isinstance(frame, dict):
         return Unroutable("not a JSON object", _as_text(text))

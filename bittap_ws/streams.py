@@ -159,6 +159,16 @@ class Subscription:
             self._ready.notify_all()
         return True
 
+    def fail_after_fork(self) -> None:
+        """
+        End the subscription in a child process made by :func:`os.fork`.
+
+        """
+        self._ready = threading.Condition()
+        self._error = ConnectionClosed(
+            "the subscription belongs to the parent process; subscribe again"
+        )
+
     def fail(self, exc: ConnectionClosed) -> None:
         """
         End the subscription because its stream cannot be resumed.
@@ -200,9 +210,17 @@ class Streams:
                 if not subscriptions:
                     self._by_topic.pop(topic, None)
 
+    def snapshot_after_fork(self) -> list[Subscription]:
+        # In a child process, without the lock a parent thread may have held.
+        return list(self._all)
+
     def snapshot(self) -> list[Subscription]:
         with self._lock:
             return list(self._all)
+
+    def contains(self, subscription: Subscription) -> bool:
+        with self._lock:
+            return subscription in self._all
 
     def has_topic(self, topic: str) -> bool:
         with self._lock:
