@@ -97,11 +97,11 @@ def redact_frame(data: str | bytes, limit: int = DEFAULT_LIMIT) -> str:
     else:
         text = data
     try:
-        value = json.loads(text)
-    except ValueError:
+        text = json.dumps(
+            redact(json.loads(text)), ensure_ascii=False, separators=(",", ":")
+        )
+    except (ValueError, RecursionError):  # not JSON, or absurdly deep
         text = _SECRET_PAIR.sub(_redact_pair, text)
-    else:
-        text = json.dumps(redact(value), ensure_ascii=False, separators=(",", ":"))
     if len(text) > limit:
         text = f"{text[:limit]}... ({len(text)} characters)"
     return text

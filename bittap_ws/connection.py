@@ -59,6 +59,76 @@ class NotSent(ConnectionClosed):
     """
 
 
+class WriteTimeout(Exception):
+    """
+    A write did not complete before its deadline; ``sent`` bytes of the
+    frame went out.
+
+    """
+
+    def __init__(self, sent: int) -> None:
+        super().__init__(f"write timed out after {sent} bytes")
+        self.sent = sent
+
+
+class _Plain:
+    """
+    Reads and writes on a plain TCP socket.
+
+    Reads block, without a timeout; writes wait for room in the socket's
+    buffer only until their deadline, so that a peer that stops reading
+    cannot hold a writer, and the send lock, beyond it.
+
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.recv = sock.recv
+
+    def sendall(self, data: bytes, deadline: Deadline) -> None:
+        """
+        Write all of ``data``, waiting for room until ``deadline``.
+
+        Raises:
+            WriteTimeout: If ``deadline`` passes first.
+            OSError: If the connection has ended.
+
+        """
+        if _MSG_DONTWAIT is None:  # pragma: no cover - Windows
+            self.sock.sendall(data)
+            return
+        sock = self.sock
+        try:
+            # The usual case: the buffer has room for the whole frame.
+            sent = sock.send(data, _MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        view = memoryview(data)[sent:]
+        while view:
+            remaining = deadline.remaining()
+            if remaining == 0.0:
+                raise WriteTimeout(len(data) - len(view))
+            _wait_writable(sock, remaining)
+            try:
+                view = view[sock.send(view, _MSG_DONTWAIT) :]
+            except BlockingIOError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+_MSG_DONTWAIT: int | None = getattr(socket, "MSG_DONTWAIT", None)
+
+
+def _wait_writable(sock: socket.socket, timeout: float | None) -> None:
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLOUT)
+    poller.poll(None if timeout is None else timeout * 1000)
+
+
 class _TLS:
     """
     Reads and writes on a TLS socket shared by the reader and the writers.
@@ -96,11 +166,12 @@ class _TLS:
                     readable = False
             self._wait(readable, None)
 
-    def sendall(self, data: bytes) -> None:
+    def sendall(self, data: bytes, deadline: Deadline) -> None:
         """
-        Write all of ``data``, waiting for room as long as it takes.
+        Write all of ``data``, waiting for room until ``deadline``.
 
         Raises:
+            WriteTimeout: If ``deadline`` passes first.
             OSError: If the connection has ended.
 
         """
@@ -118,8 +189,11 @@ class _TLS:
                     readable = True
             if self.closed.is_set():
                 raise OSError("the connection has ended")
+            remaining = deadline.remaining()
+            if remaining == 0.0:
+                raise WriteTimeout(len(data) - len(view))
             # A bounded wait: the reader may close the socket meanwhile.
-            self._wait(readable, 1.0)
+            self._wait(readable, 1.0 if remaining is None else min(1.0, remaining))
 
     def close(self) -> None:
         with self.lock:
@@ -240,7 +314,7 @@ class Connection:
         if isinstance(self._sock, ssl.SSLSocket):
             self._io = _TLS(self._sock, self._closed)
         else:
-            self._io = self._sock
+            self._io = _Plain(self._sock)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -342,7 +416,12 @@ class Connection:
             if self.closed:
                 exc = self._closed_exc()
                 raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
-            self._io.sendall(build_frame(opcode, payload, self._mask_keys.next()))
+            self._io.sendall(build_frame(opcode, payload, self._mask_keys.next()), deadline)
+        except WriteTimeout as exc:
+            if exc.sent:
+                # Part of the frame is on the wire: the stream is broken.
+                self._abort(TimeoutError(f"peer stopped reading: {exc}"))
+            return False
         except OSError as exc:
             self._abort(exc)
             raise self._closed_exc() from exc
@@ -376,10 +455,9 @@ class Connection:
             # must not block close(), nor a writer stuck because of it.
             if self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
                 try:
-                    self._sock.settimeout(CLOSE_TIMEOUT / 2)
-                    frame = ABNF.create_frame(b"\x03\xe8", _OP_CLOSE).format()
-                    self._io.sendall(frame)
-                except OSError:
+                    frame = build_frame(_OP_CLOSE, b"\x03\xe8", self._mask_keys.next())
+                    self._io.sendall(frame, Deadline(CLOSE_TIMEOUT / 2))
+                except (OSError, WriteTimeout):
                     pass  # the connection is ending anyway
                 finally:
                     self._send_lock.release()
@@ -526,13 +604,18 @@ class Connection:
             )
 
     def _send_control(self, data: bytes, opcode: int) -> None:
-        if self._send_lock.acquire(timeout=self.ping_timeout or CLOSE_TIMEOUT):
-            try:
-                self._io.sendall(build_frame(opcode, data, self._mask_keys.next()))
-            finally:
-                self._send_lock.release()
-        else:
-            raise ConnectionClosed("cannot write to the connection")
+        # A control frame that cannot go out within ping_timeout means the
+        # peer stopped reading: the connection is dead.
+        deadline = Deadline(self.ping_timeout or CLOSE_TIMEOUT)
+        remaining = deadline.remaining()
+        if not self._send_lock.acquire(timeout=-1 if remaining is None else remaining):
+            raise TimeoutError("cannot write to the connection: the peer stopped reading")
+        try:
+            self._io.sendall(build_frame(opcode, data, self._mask_keys.next()), deadline)
+        except WriteTimeout as exc:
+            raise TimeoutError(f"the peer stopped reading: {exc}") from None
+        finally:
+            self._send_lock.release()
 
     def _on_close_frame(self, data: bytes) -> None:
         code: int | None = None
