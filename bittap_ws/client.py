@@ -19,7 +19,7 @@ import attrs
 
 from ._deadline import Deadline
 from ._ratelimit import RateLimitGuard
-from .connection import Connection, NotSent, open_connection
+from .connection import Attempt, Connection, NotSent, open_connection
 from .errors import (
     ApiError,
     BitTapError,
@@ -159,6 +159,8 @@ class Client:
     # close(), e.g. when a notebook cell that makes a client runs again.
     _finalizer: weakref.finalize[[], Client] | None = attrs.field(init=False, default=None)
     _generation: int = attrs.field(init=False, default=0)
+    # The connection attempt in progress, which close() aborts.
+    _attempt: Attempt | None = attrs.field(init=False, default=None)
     _streams: Streams = attrs.field(init=False, factory=Streams)
     # The resume thread re-subscribes after a drop; guarded by _state_lock.
     _resume_thread: threading.Thread | None = attrs.field(init=False, default=None)
@@ -227,6 +229,9 @@ class Client:
             conn, self._conn = self._conn, None
             self._set_finalizer(None)
             resume_thread = self._resume_thread
+            attempt = self._attempt
+        if attempt is not None:
+            attempt.abort("the client is closed")
         self._resume_stop.set()
         for subscription in self._streams.snapshot():
             subscription.end()
@@ -459,8 +464,24 @@ class Client:
         except BitTapError as exc:
             logger.debug("cannot unsubscribe from %s: %s", ", ".join(topics), exc)
 
+    def _back_off(self) -> None:
+        """
+        Count a failed connection; delay the next attempt accordingly.
+
+        """
+        self._failures += 1
+        delay = min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (self._failures - 1))
+        self._retry_at = time.monotonic() + delay * random.uniform(0.5, 1.0)
+
     def _on_connection_closed(self, conn: Connection) -> None:
-        # Called by the reader thread of a connection that just ended.
+        # Called by the reader thread of a connection that just ended,
+        # before its waiters are woken.
+        if conn.answered:
+            self._failures = 0
+        elif self._state != _CLOSED:
+            # A server that accepts connections and closes them before
+            # answering anything must not be redialled in a tight loop.
+            self._back_off()
         if self._state == _CLOSED or not len(self._streams):
             return
         with self._state_lock:
@@ -569,6 +590,9 @@ class Client:
                 if remaining is None
                 else min(self.connect_timeout, remaining)
             )
+            attempt = Attempt()
+            with self._state_lock:
+                self._attempt = attempt
             try:
                 self._generation += 1
                 conn = open_connection(
@@ -580,14 +604,19 @@ class Client:
                     on_event=self._streams.route,
                     on_close=_weak_on_close(self),
                     generation=self._generation,
+                    attempt=attempt,
                 )
             except ConnectError as exc:
-                self._failures += 1
-                delay = min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (self._failures - 1))
-                self._retry_at = time.monotonic() + delay * random.uniform(0.5, 1.0)
+                if self._state == _CLOSED:
+                    raise ConnectionClosed("the client is closed") from exc
                 self._last_error = exc
+                self._back_off()
                 raise
-            self._failures = 0
+            finally:
+                with self._state_lock:
+                    self._attempt = None
+            # _failures is reset when this connection proves itself: see
+            # _on_connection_closed().
             self._last_error = None
             with self._state_lock:
                 closed = self._state == _CLOSED

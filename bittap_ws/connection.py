@@ -34,7 +34,7 @@ from .errors import ConnectError, ConnectionClosed, RequestTimeout
 from .pending import Pending, Slot
 from .protocol import Ack, BadReply, Event, Reply, Response, Unroutable, decode
 
-__all__ = ["Connection", "NotSent", "open_connection"]
+__all__ = ["Attempt", "Connection", "NotSent", "open_connection"]
 
 logger = logging.getLogger("bittap_ws")
 
@@ -213,6 +213,32 @@ class _TLS:
             select.select(fds if readable else [], [] if readable else fds, [], timeout)
 
 
+class Attempt:
+    """
+    An attempt to open a connection, which another thread may abort.
+
+    """
+
+    def __init__(self) -> None:
+        self.ws: websocket.WebSocket | None = None
+        self.reason: str | None = None
+
+    def abort(self, reason: str = "aborted") -> None:
+        """
+        Make the attempt fail with ``reason``, as soon as it can.
+
+        """
+        if self.reason is None:
+            self.reason = reason
+        ws = self.ws
+        sock = None if ws is None else ws.sock
+        if sock is not None:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # not connected yet, or already closed
+
+
 def open_connection(
     url: str,
     *,
@@ -223,31 +249,60 @@ def open_connection(
     on_event: Callable[[Event], None] | None = None,
     on_close: Callable[[Connection], None] | None = None,
     generation: int = 0,
+    attempt: Attempt | None = None,
 ) -> Connection:
     """
     Open a WebSocket connection to ``url`` and start its threads.
 
+    ``attempt``, if given, lets another thread abort the attempt.
+
     Raises:
         ConnectError: If the connection cannot be opened within
-            ``connect_timeout`` seconds, with the cause attached.
+            ``connect_timeout`` seconds, or the attempt is aborted, with the
+            cause attached. Name resolution is not bounded by the timeout.
 
     """
     sslopt: dict[str, Any] = {}
     if ssl_context is not None:
         sslopt["context"] = ssl_context
+    if attempt is None:
+        attempt = Attempt()
+    ws = websocket.WebSocket(
+        sslopt=sslopt,
+        # Text frames are decoded as UTF-8 by the JSON parser anyway.
+        skip_utf8_validation=True,
+        # All writes go through Connection's own send lock.
+        enable_multithread=False,
+        sockopt=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+    # websocket-client applies its timeout to each socket operation: a
+    # server that trickles its handshake could take far longer in all. The
+    # watchdog cuts the socket when connect_timeout has passed.
+    ws.settimeout(connect_timeout)
+    attempt.ws = ws
+    watchdog = None
+    if connect_timeout is not None:
+        watchdog = threading.Timer(connect_timeout, attempt.abort, args=("timed out",))
+        watchdog.name = "bittap-ws-connect-watchdog"
+        watchdog.daemon = True
+        watchdog.start()
     try:
-        ws = websocket.create_connection(
-            url,
-            timeout=connect_timeout,
-            sslopt=sslopt,
-            # Text frames are decoded as UTF-8 by the JSON parser anyway.
-            skip_utf8_validation=True,
-            # All writes go through Connection's own send lock.
-            enable_multithread=False,
-            sockopt=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
-        )
+        if attempt.reason is None:
+            ws.connect(url)  # type: ignore[no-untyped-call]
+        if attempt.reason is not None:
+            raise ConnectError(f"cannot connect to {url}: {attempt.reason}")
+    except ConnectError:
+        ws.shutdown()  # type: ignore[no-untyped-call]
+        raise
     except Exception as exc:
-        raise ConnectError(f"cannot connect to {url}: {_describe(exc)}") from exc
+        ws.shutdown()  # type: ignore[no-untyped-call]
+        reason = _describe(exc) if attempt.reason is None else attempt.reason
+        raise ConnectError(f"cannot connect to {url}: {reason}") from exc
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+            watchdog.join()
+        attempt.ws = None
     assert ws.sock is not None
     # Blocking reads without a timeout: an idle connection must never end
     # because nothing was said for a while. Keepalive detects dead peers.
@@ -291,6 +346,8 @@ class Connection:
     on_event: Callable[[Event], None] | None = None
     on_close: Callable[[Connection], None] | None = None
     generation: int = 0
+    #: Whether the server answered anything on this connection.
+    answered: bool = attrs.field(init=False, default=False)
 
     pending: Pending = attrs.field(init=False, factory=Pending)
     _sock: Any = attrs.field(init=False)
@@ -574,13 +631,15 @@ class Connection:
                 self._io.close()
             except OSError:  # pragma: no cover - close() hardly ever fails
                 pass
-            self.pending.fail_all(self._closed_exc())
-            self._pong.set()  # wake the keepalive thread
+            # on_close first, so that the client has taken note of the end
+            # (backoff, resuming streams) before any waiter can reconnect.
             if self.on_close is not None:
                 try:
                     self.on_close(self)
                 except Exception:
                     logger.exception("error while handling the end of a connection")
+            self.pending.fail_all(self._closed_exc())
+            self._pong.set()  # wake the keepalive thread
 
     def _dispatch(self, data: bytes, woken: list[Slot]) -> None:
         # Never raises: a bad frame must not stop the reader.
@@ -588,6 +647,7 @@ class Connection:
             logger.debug("received %s", redact_frame(data))
         message = decode(data)
         if isinstance(message, (Response, Reply, Ack, BadReply)):
+            self.answered = True
             self.pending.resolve(message.id, message, woken)
         elif isinstance(message, Event):
             if self.on_event is None:

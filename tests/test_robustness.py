@@ -1,10 +1,12 @@
 import os
+import socket
+import threading
 import time
 import warnings
 
 import pytest
 
-from bittap_ws import Client, ConnectionClosed, RequestTimeout
+from bittap_ws import Client, ConnectError, ConnectionClosed, RequestTimeout
 from bittap_ws.protocol import Unroutable, decode
 
 from .conftest import MS
@@ -71,3 +73,103 @@ def test_subscriptions_end_in_a_forked_child(client, server):
     server.publish("s_trade@BTC-USDT")
     assert subscription.get(timeout=2000 * MS)["e"] == "s_trade@BTC-USDT"
     subscription.close()
+
+
+def serve_raw(handle):
+    """Run ``handle(conn)`` for one connection on a raw listening socket; return (port, stop)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def run():
+        listener.settimeout(5)
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            handle(conn, stop)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def close():
+        stop.set()
+        thread.join(10)
+        listener.close()
+
+    return listener.getsockname()[1], close
+
+
+def test_trickled_handshake_is_bounded_by_connect_timeout():
+    """A server that trickles its handshake gives ConnectError at connect_timeout."""
+
+    def trickle(conn, stop):
+        conn.recv(4096)
+        for byte in b"HTTP/1.1 101 Switching Protocols\r\n" * 10:
+            if stop.wait(50 * MS):
+                return
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    port, close = serve_raw(trickle)
+    try:
+        client = Client(f"ws://127.0.0.1:{port}/", connect_timeout=300 * MS)
+        start = time.monotonic()
+        with pytest.raises(ConnectError) as exc_info:
+            client.connect()
+        assert time.monotonic() - start < 1500 * MS
+        assert "timed out" in str(exc_info.value)
+    finally:
+        close()
+
+
+def test_close_aborts_a_connection_attempt():
+    """close() makes a call that is still connecting fail at once."""
+    accepted = threading.Event()
+
+    def mute(conn, stop):
+        accepted.set()
+        stop.wait(10)
+
+    port, close = serve_raw(mute)
+    try:
+        client = Client(f"ws://127.0.0.1:{port}/", connect_timeout=5.0, timeout=5.0)
+        outcome = []
+        thread = threading.Thread(target=lambda: outcome.append(_outcome(client.ping)))
+        thread.start()
+        assert accepted.wait(2)
+        time.sleep(50 * MS)  # the handshake request is on its way
+        start = time.monotonic()
+        client.close()
+        thread.join(5)
+        assert time.monotonic() - start < 1000 * MS
+        assert isinstance(outcome[0], ConnectionClosed)
+    finally:
+        close()
+
+
+def test_resume_backs_off_from_a_server_that_hangs_up(server):
+    """Resuming against a server that closes every new connection backs off."""
+    server.stream_rate = 0
+    client = Client(server.url, resume_timeout=2000 * MS, connect_timeout=500 * MS)
+    try:
+        subscription = client.subscribe("s_trade@BTC-USDT")
+        server.on("SUBSCRIBE", action="close")
+        server.drop()
+        with pytest.raises(ConnectionClosed):
+            subscription.get(timeout=5000 * MS)
+        # Without backoff, 2 s of retries would open dozens of connections.
+        assert server.connection_count <= 8
+    finally:
+        client.close()
+
+
+def _outcome(func):
+    try:
+        return func()
+    except Exception as exc:
+        return exc
