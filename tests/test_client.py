@@ -307,7 +307,12 @@ class TestConcurrency:
         """A fast answer overtakes a slow one; each reaches its caller."""
         server.on("time", delay=300 * MS)
         results = {}
-        slow = threading.Thread(target=lambda: results.setdefault("time", client.time()))
+
+        def slow_call():
+            results["time"] = client.time()
+            results["time_done_at"] = time.monotonic()
+
+        slow = threading.Thread(target=slow_call)
         slow.start()
         assert wait_for(lambda: len(server.requests) == 1)
         client.ping()
@@ -315,3 +320,4 @@ class TestConcurrency:
         slow.join(5)
         assert isinstance(results["time"], int)
         assert server.requests[0]["method"] == "time"
+        assert results["ping_done_at"] < results["time_done_at"]

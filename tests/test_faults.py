@@ -10,7 +10,7 @@ from bittap_ws import Client, ConnectError, ConnectionClosed, RequestTimeout
 from .conftest import MS, wait_for
 
 
-def start_calls(client, count, method="time", timeout=10.0):
+def start_calls(client, count, method="time", timeout=10_000 * MS):
     """Start ``count`` calls in threads; return the threads and their outcomes."""
     outcomes = []
 
@@ -25,6 +25,15 @@ def start_calls(client, count, method="time", timeout=10.0):
     for thread in threads:
         thread.start()
     return threads, outcomes
+
+
+def client_threads():
+    """Return the sorted names of the client's running threads (not the test server's)."""
+    return sorted(
+        thread.name
+        for thread in threading.enumerate()
+        if thread.name.startswith("bittap-ws-") and not thread.name.startswith("bittap-ws-test-")
+    )
 
 
 def join_all(threads):
@@ -45,7 +54,7 @@ class TestDrop:
         for exc, elapsed in outcomes:
             assert isinstance(exc, ConnectionClosed)
             assert exc.__cause__ is not None
-            assert elapsed < 1.0
+            assert elapsed < 1000 * MS
 
     def test_next_call_reconnects(self, client, server):
         """After a drop, the next call opens a new connection."""
@@ -85,7 +94,7 @@ class TestCloseFrame:
             assert isinstance(exc, ConnectionClosed)
             assert (exc.code, exc.reason) == (1001, "going away")
             assert "1001" in str(exc)
-            assert elapsed < 1.0
+            assert elapsed < 1000 * MS
 
     def test_close_mid_request(self, client, server):
         """A close frame in answer to a request raises ConnectionClosed; the next call works."""
@@ -109,12 +118,12 @@ class TestKeepalive:
         """A peer that stops reading is treated as dropped after ping_timeout."""
         server.on("time", action="stall", times=1)
         with Client(
-            server.url, ping_interval=100 * MS, ping_timeout=200 * MS, timeout=10
+            server.url, ping_interval=100 * MS, ping_timeout=200 * MS, timeout=10_000 * MS
         ) as client:
             start = time.monotonic()
             with pytest.raises(ConnectionClosed) as exc_info:
                 client.time()
-            assert time.monotonic() - start < 2.0
+            assert time.monotonic() - start < 2000 * MS
             assert isinstance(exc_info.value.__cause__, TimeoutError)
             server.unstall()
             assert client.time() > 0
@@ -131,7 +140,7 @@ class TestKeepalive:
         client.ping()
         waiters = server.ping()
         assert len(waiters) == 1
-        assert waiters[0].wait(2.0)
+        assert waiters[0].wait(2000 * MS)
 
     def test_idle_connection_does_not_time_out(self, server):
         """An idle connection is never closed by a socket timeout."""
@@ -163,7 +172,7 @@ class TestClose:
         join_all(threads)
         for exc, elapsed in outcomes:
             assert isinstance(exc, ConnectionClosed)
-            assert elapsed < 1.0
+            assert elapsed < 1000 * MS
 
     def test_calls_after_close_raise_until_connect(self, client, server):
         """After close(), calls raise ConnectionClosed until connect()."""
@@ -186,40 +195,57 @@ class TestClose:
 
     def test_open_close_cycles_leave_no_threads(self, server):
         """20 open/close cycles leave no thread behind."""
-        before = threading.active_count()
+        assert not client_threads()
         for _ in range(20):
-            with Client(server.url, ping_interval=1.0) as client:
+            with Client(server.url, ping_interval=1000 * MS) as client:
                 client.ping()
-        assert wait_for(lambda: threading.active_count() <= before)
+        assert wait_for(lambda: not client_threads())
 
     def test_reconnects_leave_no_threads(self, client, server):
         """Connections replaced after drops leave no thread behind."""
         client.ping()
-        before = threading.active_count()
+        before = client_threads()
+        assert before
         for _ in range(10):
             server.drop()
             assert wait_for(lambda: "disconnected" in repr(client))
             client.ping()
-        assert wait_for(lambda: threading.active_count() <= before)
+        # Only the current connection's threads remain, each once.
+        assert wait_for(lambda: client_threads() == before)
 
-    def test_close_during_connect(self, server):
-        """close() while another thread connects leaves the client closed."""
-        client = Client(server.url)
-        errors = []
+    def test_close_during_connect(self):
+        """close() while another thread waits for a handshake fails that call and stays closed."""
+        connect_timeout = 3000 * MS
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            listener.settimeout(2000 * MS)
+            port = listener.getsockname()[1]
+            client = Client(
+                f"ws://127.0.0.1:{port}/", timeout=connect_timeout, connect_timeout=connect_timeout
+            )
+            errors = []
 
-        def call():
-            try:
-                client.ping()
-            except ConnectionClosed as exc:
-                errors.append(exc)
+            def call():
+                try:
+                    client.ping()
+                except Exception as exc:
+                    errors.append(exc)
 
-        thread = threading.Thread(target=call)
-        thread.start()
-        client.close()
-        thread.join(5)
-        client.close()
-        assert "state=closed" in repr(client)
-        assert wait_for(lambda: server.open_connections == 0)
+            thread = threading.Thread(target=call)
+            thread.start()
+            # The handshake is under way once the listener has the connection.
+            conn, _ = listener.accept()
+            with conn:
+                start = time.monotonic()
+                client.close()
+                thread.join(connect_timeout + 1000 * MS)
+                assert not thread.is_alive()
+                assert time.monotonic() - start < connect_timeout + 1000 * MS
+            assert len(errors) == 1
+            assert isinstance(errors[0], (ConnectionClosed, ConnectError))
+            client.close()
+            assert "state=closed" in repr(client)
 
 
 class TestBadFrames:
@@ -273,7 +299,7 @@ class TestBackoff:
 
             def refuse():
                 # Accept and hang up, so every handshake fails.
-                listener.settimeout(3)
+                listener.settimeout(3000 * MS)
                 try:
                     while len(accepted) < 10:
                         conn, _ = listener.accept()
@@ -302,7 +328,7 @@ class TestBackoff:
                 assert wait_for(lambda: "disconnected" in repr(client))
                 start = time.monotonic()
                 client.ping()
-                assert time.monotonic() - start < 1.0
+                assert time.monotonic() - start < 1000 * MS
 
 
 def test_timeout_does_not_break_the_connection(client, server):
@@ -316,10 +342,10 @@ def test_timeout_does_not_break_the_connection(client, server):
 
 def test_forgotten_client_closes_its_connection(server):
     """A client garbage-collected without close() ends its connection and threads."""
-    before = threading.active_count()
-    client = Client(server.url, ping_interval=1.0)
+    assert not client_threads()
+    client = Client(server.url, ping_interval=1000 * MS)
     client.ping()
-    assert threading.active_count() > before
+    assert {"bittap-ws-reader", "bittap-ws-keepalive"} <= set(client_threads())
     del client
-    assert wait_for(lambda: threading.active_count() <= before)
+    assert wait_for(lambda: not client_threads())
     assert wait_for(lambda: server.open_connections == 0)
