@@ -317,7 +317,8 @@ class TestBackoff:
             # The first attempt fails, then the backoff (at least 250 ms)
             # exceeds each call's 100 ms timeout: no further attempt is made.
             assert len(accepted) <= 2
-            listener.close()
+            # shutdown() wakes the thread blocked in accept(); close() would not.
+            listener.shutdown(socket.SHUT_RDWR)
             thread.join(5)
 
     def test_success_resets_the_backoff(self, server):
