@@ -179,6 +179,8 @@ class TestClose:
         client.close()
         with pytest.raises(ConnectionClosed):
             client.time()
+        assert wait_for(lambda: server.connection_count == 1)
+        time.sleep(50 * MS)
         assert server.connection_count == 1
         client.connect()
         assert client.time() > 0
