@@ -427,6 +427,9 @@ class Client:
         if self.rate_limit_guard:
             refusal = self._guard.check(time.time(), method)
             if refusal is not None:
+                if self._state == _CLOSED:
+                    # Closed says more than blocked: report that.
+                    raise ConnectionClosed("the client is closed")
                 raise refusal
         if conn is not None:
             sent_at = time.time()

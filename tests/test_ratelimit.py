@@ -313,3 +313,17 @@ class TestClockOffset:
         now = time.time()
         server_end = window_end("SECOND", 10, start + 10.5) - 10.5
         assert now + exc_info.value.retry_after == pytest.approx(server_end, abs=0.25)
+
+
+def test_closed_client_reports_closed_before_blocked(server):
+    """A closed client raises ConnectionClosed even while the guard blocks."""
+    server.rate_limits = [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "DAY", "intervalNum": 1, "limit": 1, "count": 1}
+    ]
+    client = Client(server.url)
+    client.time()
+    with pytest.raises(RateLimitError):
+        client.time()
+    client.close()
+    with pytest.raises(ConnectionClosed):
+        client.time()
