@@ -86,6 +86,24 @@ def request_text() -> str:
     return dumps({"id": f"bench-{next(_ids)}", "method": "time"})
 
 
+def send_recv_loop(ws: Any, n: int) -> tuple[list[float], float]:
+    """
+    Time ``n`` requests made with ``ws.send()`` then ``ws.recv()``, the API
+    websocket-client and the websockets sync client share.
+
+    """
+    perf = time.perf_counter
+    latencies = []
+    begin = perf()
+    for _ in range(n):
+        start = perf()
+        ws.send(request_text())
+        answer = loads(ws.recv())
+        latencies.append(perf() - start)
+        assert answer["status"] == 200
+    return latencies, perf() - begin
+
+
 # Contenders. Each opens its connection once, runs rounds of ``n`` timed
 # requests, each round returning (latencies in seconds, elapsed seconds),
 # and closes.
@@ -98,17 +116,7 @@ class RawWebsocketClient:
         self.ws = websocket.create_connection(url)
 
     def run(self, n: int) -> tuple[list[float], float]:
-        ws = self.ws
-        perf = time.perf_counter
-        latencies = []
-        begin = perf()
-        for _ in range(n):
-            start = perf()
-            ws.send(request_text())
-            answer = loads(ws.recv())
-            latencies.append(perf() - start)
-            assert answer["status"] == 200
-        return latencies, perf() - begin
+        return send_recv_loop(self.ws, n)
 
     def close(self) -> None:
         self.ws.close()
@@ -231,17 +239,7 @@ class WebsocketsSync:
         self.ws = self.stack.enter_context(websockets.sync.client.connect(url))
 
     def run(self, n: int) -> tuple[list[float], float]:
-        ws = self.ws
-        perf = time.perf_counter
-        latencies = []
-        begin = perf()
-        for _ in range(n):
-            start = perf()
-            ws.send(request_text())
-            answer = loads(ws.recv())
-            latencies.append(perf() - start)
-            assert answer["status"] == 200
-        return latencies, perf() - begin
+        return send_recv_loop(self.ws, n)
 
     def close(self) -> None:
         self.stack.close()

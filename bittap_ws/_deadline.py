@@ -5,6 +5,7 @@ A monotonic deadline, shared by the connection and the client.
 
 from __future__ import annotations
 
+import threading
 import time
 
 __all__ = ["Deadline"]
@@ -32,6 +33,17 @@ class Deadline:
         if self.deadline is None:
             return None
         return max(0.0, self.deadline - time.monotonic())
+
+    def acquire(self, lock: threading.Lock) -> bool:
+        """
+        Acquire ``lock``, waiting no longer than the deadline.
+
+        Returns:
+            :obj:`True` if the lock was acquired.
+
+        """
+        remaining = self.remaining()
+        return lock.acquire(timeout=-1 if remaining is None else remaining)
 
     def expired(self) -> bool:
         """

@@ -431,15 +431,15 @@ class Client:
                     # Closed says more than blocked: report that.
                     raise ConnectionClosed("the client is closed")
                 raise refusal
-        if conn is not None:
-            sent_at = time.time()
-            answer = conn.request(method, request_id, text, deadline, timeout)
-            return self._to_response(method, answer, sent_at), conn
-        conn = self._connection(deadline)
+        may_reconnect = conn is None
+        if conn is None:
+            conn = self._connection(deadline)
         sent_at = time.time()
         try:
             answer = conn.request(method, request_id, text, deadline, timeout)
         except NotSent:
+            if not may_reconnect:
+                raise
             # The connection ended before the request could be written: it
             # was not sent, so one more try on a new connection is safe.
             conn = self._connection(deadline)
@@ -530,16 +530,11 @@ class Client:
                     try:
                         self._call("SUBSCRIBE", list(subscription.topics), None, conn)
                     except SubscriptionError as exc:
-                        self._streams.remove(subscription)
-                        closed = ConnectionClosed(f"cannot subscribe again: {exc}")
-                        closed.__cause__ = exc
-                        subscription.fail(closed)
+                        self._give_up(subscription, f"cannot subscribe again: {exc}", exc)
                         continue
                     if subscription.closed or not self._streams.contains(subscription):
                         # Closed or given up meanwhile: nobody reads these.
-                        self._send_unsubscribe(
-                            [t for t in subscription.topics if not self._streams.has_topic(t)]
-                        )
+                        self._unsubscribe(subscription)
                         continue
                     subscription.generation = conn.generation
                     subscription.reconnects += 1
@@ -552,19 +547,28 @@ class Client:
             except BitTapError as exc:
                 last_error = exc
             if deadline.expired():
+                message = (
+                    f"connection lost; cannot restore it within {self.resume_timeout:g} s"
+                )
                 for subscription in self._streams.snapshot():
-                    self._streams.remove(subscription)
-                    closed = ConnectionClosed(
-                        f"connection lost; cannot restore it within "
-                        f"{self.resume_timeout:g} s"
-                    )
-                    closed.__cause__ = last_error
-                    subscription.fail(closed)
+                    self._give_up(subscription, message, last_error)
                 return
             # Wait for the backoff to allow the next attempt.
             wait = max(0.05, self._retry_at - time.monotonic())
             remaining = deadline.remaining()
             self._resume_stop.wait(wait if remaining is None else min(wait, remaining))
+
+    def _give_up(
+        self, subscription: Subscription, message: str, cause: BaseException | None
+    ) -> None:
+        """
+        Stop resuming ``subscription``: its readers get ConnectionClosed.
+
+        """
+        self._streams.remove(subscription)
+        closed = ConnectionClosed(message)
+        closed.__cause__ = cause
+        subscription.fail(closed)
 
     def _connection(self, deadline: Deadline) -> Connection:
         """
@@ -576,8 +580,7 @@ class Client:
             return conn
         if self._state == _CLOSED:
             raise ConnectionClosed("the client is closed")
-        remaining = deadline.remaining()
-        if not self._connect_lock.acquire(timeout=-1 if remaining is None else remaining):
+        if not deadline.acquire(self._connect_lock):
             raise ConnectError(f"cannot connect to {self.url}: timed out")
         try:
             # Another thread may have connected while this one waited.

@@ -31,7 +31,7 @@ from ._deadline import Deadline
 from ._frames import FrameReader, MaskKeys, build_frame
 from ._redact import redact_frame
 from .errors import ConnectError, ConnectionClosed, RequestTimeout
-from .pending import Pending, Slot
+from .pending import Pending, Slot, copy_closed
 from .protocol import Ack, BadReply, Event, Reply, Response, Unroutable, decode
 
 __all__ = ["Attempt", "Connection", "NotSent", "open_connection"]
@@ -433,7 +433,7 @@ class Connection:
         try:
             slot = self.pending.add(request_id)
         except ConnectionClosed as exc:
-            raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
+            raise copy_closed(exc, NotSent) from exc.__cause__
         try:
             if self.send(text, _OP_TEXT, deadline):
                 slot.wait(deadline.remaining())
@@ -465,14 +465,13 @@ class Connection:
         if opcode == _OP_TEXT and logger.isEnabledFor(logging.DEBUG):
             logger.debug("sending %s", redact_frame(data))
         payload = data.encode() if isinstance(data, str) else data
-        if not self._send_lock.acquire(False):
-            remaining = deadline.remaining()
-            if not self._send_lock.acquire(timeout=-1 if remaining is None else remaining):
-                return False
+        # Try without a timeout first: reading the clock costs more.
+        if not self._send_lock.acquire(False) and not deadline.acquire(self._send_lock):
+            return False
         try:
             if self.closed:
                 exc = self._closed_exc()
-                raise NotSent(str(exc), code=exc.code, reason=exc.reason) from exc.__cause__
+                raise copy_closed(exc, NotSent) from exc.__cause__
             self._io.sendall(build_frame(opcode, payload, self._mask_keys.next()), deadline)
         except WriteTimeout as exc:
             if exc.sent:
@@ -533,13 +532,6 @@ class Connection:
         for thread in (self._reader, self._keepalive):
             if thread is not None and thread is not current:
                 thread.join(deadline.remaining())
-
-    def abort(self, exc: BaseException) -> None:
-        """
-        End the connection at once, as if it dropped, because of ``exc``.
-
-        """
-        self._abort(exc)
 
     # Private methods
 
@@ -667,8 +659,7 @@ class Connection:
         # A control frame that cannot go out within ping_timeout means the
         # peer stopped reading: the connection is dead.
         deadline = Deadline(self.ping_timeout or CLOSE_TIMEOUT)
-        remaining = deadline.remaining()
-        if not self._send_lock.acquire(timeout=-1 if remaining is None else remaining):
+        if not deadline.acquire(self._send_lock):
             raise TimeoutError("cannot write to the connection: the peer stopped reading")
         try:
             self._io.sendall(build_frame(opcode, data, self._mask_keys.next()), deadline)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ConnectionClosed
 
-__all__ = ["Pending", "Slot"]
+__all__ = ["Pending", "Slot", "copy_closed"]
 
 logger = logging.getLogger("bittap_ws")
 
@@ -97,7 +97,7 @@ class Pending:
         slot = Slot()
         with self._lock:
             if self._closed is not None:
-                raise _copy(self._closed)
+                raise copy_closed(self._closed)
             if request_id in self._slots:
                 raise ValueError(f"request id {request_id!r} is already pending")
             self._slots[request_id] = slot
@@ -152,12 +152,19 @@ class Pending:
                 self._closed = exc
             slots, self._slots = self._slots, {}
             for slot in slots.values():
-                slot.exc = _copy(exc)
+                slot.exc = copy_closed(exc)
                 slot.filled = True
                 slot.set()
 
 
-def _copy(exc: ConnectionClosed) -> ConnectionClosed:
-    copy = ConnectionClosed(str(exc), code=exc.code, reason=exc.reason)
+def copy_closed(
+    exc: ConnectionClosed, cls: type[ConnectionClosed] = ConnectionClosed
+) -> ConnectionClosed:
+    """
+    Return a new ``cls`` with the message, close code and reason of ``exc``,
+    chained from the same cause.
+
+    """
+    copy = cls(str(exc), code=exc.code, reason=exc.reason)
     copy.__cause__ = exc.__cause__
     return copy
