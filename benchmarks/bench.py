@@ -439,7 +439,7 @@ def pending_memory(url: str, count: int) -> tuple[int, float]:
 
     with Client(url) as client:
         client.time()
-        conn = client._connection(Deadline(10.0))
+        conn = client._session.connection(Deadline(10.0))
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot()

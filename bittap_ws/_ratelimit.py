@@ -25,7 +25,9 @@ This module does no I/O.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 
 import attrs
 
@@ -90,6 +92,9 @@ class RateLimitGuard:
     # answers arriving later do not override it.
     _window_sent_at: float = float("-inf")
     _rate_limits: tuple[RateLimit, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        _guards.add(self)
 
     # Public methods
 
@@ -211,3 +216,15 @@ class RateLimitGuard:
 
         """
         self._lock = threading.Lock()
+
+
+_guards: weakref.WeakSet[RateLimitGuard] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for guard in list(_guards):
+        guard.after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -5,24 +5,37 @@ The reader thread routes each stream event, by its topic, into the bounded
 queue of every subscription to that topic. It never blocks: when a queue is
 full, its oldest event is dropped and counted.
 
+:class:`Streams` is also the session's restoration step for subscriptions:
+after a reconnect it subscribes again to every topic still wanted. It knows
+nothing of the client: it gets the one callable it needs to send a
+``SUBSCRIBE`` or ``UNSUBSCRIBE``.
+
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import threading
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import attrs
 
 from ._deadline import Deadline
-from .errors import ConnectionClosed, EventTimeout
+from .errors import BitTapError, ConnectionClosed, EventTimeout, SubscriptionError
 from .protocol import Event
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import Client
+    from .connection import Connection
 
-__all__ = ["Subscription", "Streams"]
+__all__ = ["Subscription", "Streams", "StreamCall"]
+
+logger = logging.getLogger("bittap_ws")
+
+#: Sends ``SUBSCRIBE`` or ``UNSUBSCRIBE`` for topics on a connection, or on
+#: the current one, without opening one, when it is :obj:`None`; raises
+#: :exc:`SubscriptionError` when the server refuses.
+StreamCall = Callable[[str, Sequence[str], "Connection | None"], object]
 
 
 @attrs.define(eq=False, repr=False)
@@ -42,9 +55,10 @@ class Subscription:
 
     """
 
-    _client: Client
     topics: tuple[str, ...]
     maxsize: int
+    # Called once by close(): forgets the subscription and unsubscribes.
+    _on_close: Callable[[Subscription], None] = attrs.field(repr=False)
     dropped: int = attrs.field(init=False, default=0)
     reconnects: int = attrs.field(init=False, default=0)
     # _ready guards _queue, _closed and _error.
@@ -128,7 +142,7 @@ class Subscription:
 
         """
         if self.end():
-            self._client._unsubscribe(self)
+            self._on_close(self)
 
     # Private methods
 
@@ -182,10 +196,12 @@ class Subscription:
 @attrs.define(eq=False)
 class Streams:
     """
-    The open subscriptions of a client, by topic, under one lock.
+    The open subscriptions of a client, by topic, under one lock; and the
+    step that restores them on a new connection.
 
     """
 
+    _call: StreamCall
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _by_topic: dict[str, list[Subscription]] = attrs.field(init=False, factory=dict)
     _all: list[Subscription] = attrs.field(init=False, factory=list)
@@ -193,13 +209,33 @@ class Streams:
     def __len__(self) -> int:
         return len(self._all)
 
-    def add(self, subscription: Subscription) -> None:
+    # Public methods
+
+    def open(self, topics: tuple[str, ...], maxsize: int) -> Subscription:
+        """
+        Register a subscription to ``topics``, before it is requested, so
+        that no event acknowledged with it is missed.
+
+        """
+        subscription = Subscription(topics, maxsize, self.unsubscribe)
         with self._lock:
             self._all.append(subscription)
             for topic in subscription.topics:
                 self._by_topic.setdefault(topic, []).append(subscription)
+        return subscription
 
-    def remove(self, subscription: Subscription) -> None:
+    def confirm(self, subscription: Subscription, conn: Connection) -> None:
+        """
+        Record that the server acknowledged ``subscription`` on ``conn``.
+
+        """
+        subscription.generation = conn.generation
+
+    def forget(self, subscription: Subscription) -> None:
+        """
+        Stop routing events to ``subscription``.
+
+        """
         with self._lock:
             if subscription in self._all:
                 self._all.remove(subscription)
@@ -210,21 +246,37 @@ class Streams:
                 if not subscriptions:
                     self._by_topic.pop(topic, None)
 
-    def snapshot_after_fork(self) -> list[Subscription]:
-        # In a child process, without the lock a parent thread may have held.
-        return list(self._all)
+    def unsubscribe(self, subscription: Subscription, topics: Sequence[str] | None = None) -> None:
+        """
+        Forget ``subscription``; unsubscribe from those of its ``topics``
+        (all by default) that no other subscription wants.
 
-    def snapshot(self) -> list[Subscription]:
-        with self._lock:
-            return list(self._all)
+        Best effort, on the current connection only: it never reconnects
+        just to unsubscribe; events of unknown topics are dropped anyway.
 
-    def contains(self, subscription: Subscription) -> bool:
+        """
+        self.forget(subscription)
         with self._lock:
-            return subscription in self._all
+            wanted = [
+                t
+                for t in (subscription.topics if topics is None else topics)
+                if t not in self._by_topic
+            ]
+        if not wanted:
+            return
+        try:
+            self._call("UNSUBSCRIBE", wanted, None)
+        except BitTapError as exc:
+            logger.debug("cannot unsubscribe from %s: %s", ", ".join(wanted), exc)
 
-    def has_topic(self, topic: str) -> bool:
-        with self._lock:
-            return topic in self._by_topic
+    def end_all(self) -> None:
+        """
+        End every subscription, as the client closes.
+
+        """
+        for subscription in self._snapshot():
+            subscription.end()
+            self.forget(subscription)
 
     def route(self, event: Event) -> None:
         """
@@ -239,3 +291,77 @@ class Streams:
             subscriptions = list(subscriptions)
         for subscription in subscriptions:
             subscription.put(event.data)
+
+    # Restoration step (see bittap_ws.session.Step)
+
+    def wanted(self) -> bool:
+        """
+        Tell whether any subscription is open.
+
+        """
+        return bool(self._all)
+
+    def restore(self, conn: Connection) -> None:
+        """
+        Subscribe again, on ``conn``, to what it was not subscribed to.
+
+        A subscription that the server now refuses ends with that error.
+
+        """
+        for subscription in self._snapshot():
+            if subscription.generation == conn.generation or subscription.closed:
+                continue
+            try:
+                self._call("SUBSCRIBE", subscription.topics, conn)
+            except SubscriptionError as exc:
+                self._give_up(subscription, f"cannot subscribe again: {exc}", exc)
+                continue
+            if subscription.closed or not self._contains(subscription):
+                # Closed or given up meanwhile: nobody reads these.
+                self.unsubscribe(subscription)
+                continue
+            subscription.generation = conn.generation
+            subscription.reconnects += 1
+            logger.info("resumed %s", ", ".join(subscription.topics))
+
+    def give_up(self, error: ConnectionClosed) -> None:
+        """
+        End every subscription with ``error``.
+
+        """
+        for subscription in self._snapshot():
+            self._give_up(subscription, str(error), error.__cause__)
+
+    def after_fork(self) -> None:
+        """
+        End every subscription in a child process made by :func:`os.fork`,
+        without the locks that a parent thread may have held.
+
+        """
+        for subscription in list(self._all):
+            subscription.fail_after_fork()
+        self._lock = threading.Lock()
+        self._all = []
+        self._by_topic = {}
+
+    # Private methods
+
+    def _snapshot(self) -> list[Subscription]:
+        with self._lock:
+            return list(self._all)
+
+    def _contains(self, subscription: Subscription) -> bool:
+        with self._lock:
+            return subscription in self._all
+
+    def _give_up(
+        self, subscription: Subscription, message: str, cause: BaseException | None
+    ) -> None:
+        """
+        Stop resuming ``subscription``: its readers get ConnectionClosed.
+
+        """
+        self.forget(subscription)
+        closed = ConnectionClosed(message)
+        closed.__cause__ = cause
+        subscription.fail(closed)
