@@ -1,35 +1,16 @@
 """
-A BitTap-compatible WebSocket server for tests, demos and your own tests.
-
-It runs in background threads of the current process, binds 127.0.0.1 on a
-free port by default, and can be told to misbehave in the ways a real
-server or network does::
-
-    from bittap_ws import Client
-    from bittap_ws.testing import run_server
-
-    with run_server() as server, Client(server.url) as client:
-        client.time()
-        server.on("time", action="silence")   # the next time() times out
-
-It needs the ``testing`` extra (``pip install bittap-ws[testing]``), which
-installs :mod:`websockets`; the client itself never imports this module.
+The bundled server's plumbing: a :mod:`websockets` server in background
+threads that hands each request to the emulator and applies the fault knobs.
 
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import json
-import logging
 import random
-import re
-import socket
 import ssl as ssl_module
 import threading
-import time
 from typing import Any, Iterator, Sequence
 
 import attrs
@@ -37,78 +18,14 @@ from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.sync.server import Server as WsServer
 from websockets.sync.server import ServerConnection, serve
 
-__all__ = ["run_server", "Server", "Rule", "ACTIONS"]
+from ._emulator import BitTap, error
+from ._faults import FaultyConnection, Rule, close_later, drop, send, stall, unstall
 
-logger = logging.getLogger("bittap_ws.testing")
-
-#: What a :class:`Rule` may tell the server to do with a matching request.
-ACTIONS = ("answer", "silence", "drop", "close", "stall")
-
-#: Topics the server knows: trades, tickers and depth of any symbol.
-TOPIC_PATTERN = re.compile(r"^s_(trade|ticker|depth[0-9]+)@[A-Z0-9]+-[A-Z0-9]+(_[0-9.]+)?$")
-
-DEFAULT_RATE_LIMIT = {
-    "rateLimitType": "REQUEST_WEIGHT",
-    "interval": "MINUTE",
-    "intervalNum": 1,
-    "limit": 6000,
-}
-
-
-@attrs.define
-class Rule:
-    """
-    How to handle requests for one method; see :meth:`Server.on`.
-
-    """
-
-    status: int = 200
-    result: Any = None
-    error: dict[str, Any] | None = None
-    extra: dict[str, Any] | None = None
-    action: str = attrs.field(default="answer")
-    delay: float | None = None
-    times: int | None = None
-    close_code: int = 1000
-    close_reason: str = ""
-
-    @action.validator
-    def _check_action(self, attribute: Any, value: str) -> None:
-        if value not in ACTIONS:
-            raise ValueError(f"action must be one of {ACTIONS}, not {value!r}")
-
-
-class _Connection(ServerConnection):
-    """
-    A server connection that can play dead.
-
-    While ``stalled`` is set, the server processes no incoming data: it
-    answers no request and no ping frame, as a peer that hangs without
-    closing the connection. Data keeps piling up in the socket buffers.
-
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stalled = False
-        self.stall_lock = threading.Lock()
-        self.outbox: list[tuple[float, int, Any]] = []
-        self.outbox_ready = threading.Condition()
-        self.sender: threading.Thread | None = None
-        self.done = False
-        self.topics: set[str] = set()
-        receive_data = self.protocol.receive_data
-
-        def receive_data_unless_stalled(data: bytes | bytearray) -> None:
-            with self.stall_lock:  # blocks while stalled
-                pass
-            receive_data(data)
-
-        self.protocol.receive_data = receive_data_unless_stalled  # type: ignore[method-assign]
+__all__ = ["run_server", "Server"]
 
 
 @attrs.define(eq=False)
-class Server:
+class Server(BitTap):
     """
     A running BitTap-compatible server; made by :func:`run_server`.
 
@@ -140,20 +57,14 @@ class Server:
     jitter: float = 0.0
     garbage: Sequence[str | bytes] = ()
     duplicate: bool = False
-    clock_offset_ms: int = 0
-    rate_limits: list[dict[str, Any]] | None = None
     requests: list[dict[str, Any]] = attrs.field(factory=list)
     _rules: dict[str, Rule] = attrs.field(factory=dict)
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
-    _connections: set[_Connection] = attrs.field(factory=set)
+    _connections: set[FaultyConnection] = attrs.field(factory=set)
     _connection_count: int = 0
     _handlers: list[threading.Thread] = attrs.field(factory=list)
-    stream_rate: float = 10.0
-    _sequences: dict[str, int] = attrs.field(factory=dict)
     _publisher: threading.Thread | None = attrs.field(default=None, repr=False)
     _stopping: threading.Event = attrs.field(factory=threading.Event, repr=False)
-    _weight: int = 0
-    _weight_minute: int = 0
     _ws_server: WsServer | None = attrs.field(default=None, repr=False)
 
     @property
@@ -244,7 +155,7 @@ class Server:
 
         """
         for conn in self._snapshot():
-            _drop(conn)
+            drop(conn)
 
     def close_connections(self, code: int = 1000, reason: str = "") -> None:
         """
@@ -252,9 +163,7 @@ class Server:
 
         """
         for conn in self._snapshot():
-            threading.Thread(
-                target=_close, args=(conn, code, reason), daemon=True
-            ).start()
+            close_later(conn, code, reason)
 
     def stall(self) -> None:
         """
@@ -262,7 +171,7 @@ class Server:
 
         """
         for conn in self._snapshot():
-            _stall(conn)
+            stall(conn)
 
     def unstall(self) -> None:
         """
@@ -270,7 +179,7 @@ class Server:
 
         """
         for conn in self._snapshot():
-            _unstall(conn)
+            unstall(conn)
 
     def ping(self) -> list[threading.Event]:
         """
@@ -296,21 +205,14 @@ class Server:
             with contextlib.suppress(WsConnectionClosed):
                 conn.send(message)
 
-    def server_time(self) -> int:
-        """
-        The server's clock, in milliseconds since the epoch.
-
-        """
-        return int(time.time() * 1000) + self.clock_offset_ms
-
     # Serving
 
-    def _snapshot(self) -> list[_Connection]:
+    def _snapshot(self) -> list[FaultyConnection]:
         with self._lock:
             return list(self._connections)
 
     def _handle(self, conn: ServerConnection) -> None:
-        assert isinstance(conn, _Connection)
+        assert isinstance(conn, FaultyConnection)
         with self._lock:
             self._connections.add(conn)
             self._connection_count += 1
@@ -330,9 +232,9 @@ class Server:
                 conn.outbox_ready.notify()
             if conn.sender is not None:
                 conn.sender.join()
-            _unstall(conn)
+            unstall(conn)
 
-    def _handle_request(self, conn: _Connection, message: str) -> None:
+    def _handle_request(self, conn: FaultyConnection, message: str) -> None:
         try:
             request = json.loads(message)
         except ValueError:
@@ -342,7 +244,7 @@ class Server:
             or not isinstance(request.get("method"), str)
             or not isinstance(request.get("id"), (str, int))
         ):
-            self._send(conn, {"id": None, "status": 400, "error": _error(-1100, "Invalid request.")}, 0.0)
+            self._send(conn, {"id": None, "status": 400, "error": error(-1100, "Invalid request.")}, 0.0)
             return
         with self._lock:
             self.requests.append(request)
@@ -356,17 +258,13 @@ class Server:
         if rule.action == "silence":
             return
         if rule.action == "drop":
-            _drop(conn)
+            drop(conn)
             return
         if rule.action == "close":
-            threading.Thread(
-                target=_close,
-                args=(conn, rule.close_code, rule.close_reason),
-                daemon=True,
-            ).start()
+            close_later(conn, rule.close_code, rule.close_reason)
             return
         if rule.action == "stall":
-            _stall(conn)
+            stall(conn)
             return
         if request["method"] in ("SUBSCRIBE", "UNSUBSCRIBE") and rule == Rule():
             answer = self._subscribe(conn, request)
@@ -377,24 +275,15 @@ class Server:
             delay += random.uniform(0, self.jitter)
         self._send(conn, answer, delay)
 
-    def _subscribe(self, conn: _Connection, request: dict[str, Any]) -> dict[str, Any]:
-        params = request.get("params")
-        topics = [str(topic) for topic in params] if isinstance(params, list) else []
-        failed = [topic for topic in topics if not TOPIC_PATTERN.match(topic)]
-        ok = [topic for topic in topics if topic not in failed]
+    def _subscribe(self, conn: FaultyConnection, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            if request["method"] == "SUBSCRIBE":
-                conn.topics.update(ok)
-                if ok and self.stream_rate > 0 and self._publisher is None:
-                    self._publisher = threading.Thread(
-                        target=self._publish_loop, name="bittap-ws-test-publisher", daemon=True
-                    )
-                    self._publisher.start()
-            else:
-                conn.topics.difference_update(topics)
-        if failed or not topics:
-            return {"code": -1, "msg": "Invalid topic.", "topic": failed, "id": request["id"]}
-        return {"code": 0, "msg": "", "topic": [], "id": request["id"]}
+            accepted, ack = self._acknowledge(conn.topics, request)
+            if accepted and self.stream_rate > 0 and self._publisher is None:
+                self._publisher = threading.Thread(
+                    target=self._publish_loop, name="bittap-ws-test-publisher", daemon=True
+                )
+                self._publisher.start()
+        return ack
 
     def publish(self, topic: str, count: int = 1, **fields: Any) -> int:
         """
@@ -417,15 +306,6 @@ class Server:
                         sent += 1
         return sent
 
-    def _event(self, topic: str, fields: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            sequence = self._sequences[topic] = self._sequences.get(topic, 0) + 1
-        event: dict[str, Any] = {"e": topic, "E": self.server_time(), "n": sequence}
-        if topic.startswith("s_trade@"):
-            event.update(s=topic.split("@", 1)[1], p="50000.00", q="0.010", m=False)
-        event.update(fields)
-        return event
-
     def _publish_loop(self) -> None:
         # Publishes stream_rate events per second to each subscribed topic
         # of each connection, until the server stops.
@@ -439,108 +319,13 @@ class Server:
                     with contextlib.suppress(Exception):
                         conn.send(json.dumps(self._event(topic, {})))
 
-    def _answer(self, request: dict[str, Any], rule: Rule) -> dict[str, Any]:
-        method = request["method"]
-        answer: dict[str, Any] = {"id": request["id"], "status": rule.status}
-        if rule.status == 200:
-            if rule.result is not None:
-                answer["result"] = rule.result
-            elif method == "ping":
-                answer["result"] = {}
-            elif method == "time":
-                answer["result"] = {"serverTime": self.server_time()}
-            else:
-                answer["status"] = 400
-                answer["error"] = _error(-1000, f"Unknown method '{method}'.")
-        else:
-            answer["error"] = rule.error or _error(-1000, f"Failed with status {rule.status}.")
-        rate_limits = self._rate_limits()
-        if rate_limits:
-            answer["rateLimits"] = rate_limits
-        if rule.extra:
-            answer.update(rule.extra)
-        return answer
-
-    def _rate_limits(self) -> list[dict[str, Any]]:
-        if self.rate_limits is not None:
-            return self.rate_limits
-        minute = int(time.time() // 60)
-        with self._lock:
-            if minute != self._weight_minute:
-                self._weight_minute = minute
-                self._weight = 0
-            self._weight += 1
-            return [dict(DEFAULT_RATE_LIMIT, count=self._weight)]
-
-    def _send(self, conn: _Connection, answer: dict[str, Any], delay: float) -> None:
+    def _send(self, conn: FaultyConnection, answer: dict[str, Any], delay: float) -> None:
         frames: list[str | bytes] = list(self.garbage)
         text = json.dumps(answer)
         frames.append(text)
         if self.duplicate:
             frames.append(text)
-        if delay <= 0:
-            for frame in frames:
-                with contextlib.suppress(WsConnectionClosed):
-                    conn.send(frame)
-            return
-        with conn.outbox_ready:
-            if conn.sender is None:
-                conn.sender = threading.Thread(
-                    target=_send_later, args=(conn,), name="bittap-ws-test-sender", daemon=True
-                )
-                conn.sender.start()
-            due = time.monotonic() + delay
-            for frame in frames:
-                heapq.heappush(conn.outbox, (due, next(_sequence), frame))
-            conn.outbox_ready.notify()
-
-
-_sequence = itertools.count()
-
-
-def _send_later(conn: _Connection) -> None:
-    # Sends the delayed answers of one connection when they fall due.
-    while True:
-        with conn.outbox_ready:
-            while True:
-                if conn.done:
-                    return
-                if conn.outbox:
-                    wait = conn.outbox[0][0] - time.monotonic()
-                    if wait <= 0:
-                        _, _, frame = heapq.heappop(conn.outbox)
-                        break
-                else:
-                    wait = None
-                conn.outbox_ready.wait(wait)
-        with contextlib.suppress(WsConnectionClosed):
-            conn.send(frame)
-
-
-def _error(code: int, msg: str) -> dict[str, Any]:
-    return {"code": code, "msg": msg}
-
-
-def _drop(conn: ServerConnection) -> None:
-    with contextlib.suppress(OSError):
-        conn.socket.shutdown(socket.SHUT_RDWR)
-
-
-def _close(conn: ServerConnection, code: int, reason: str) -> None:
-    with contextlib.suppress(Exception):
-        conn.close(code, reason)
-
-
-def _stall(conn: _Connection) -> None:
-    if not conn.stalled:
-        conn.stalled = True
-        conn.stall_lock.acquire()
-
-
-def _unstall(conn: _Connection) -> None:
-    if conn.stalled:
-        conn.stalled = False
-        conn.stall_lock.release()
+        send(conn, frames, delay)
 
 
 @contextlib.contextmanager
@@ -574,7 +359,7 @@ def run_server(
         compression=None,
         ping_interval=None,
         max_queue=None,
-        create_connection=_Connection,
+        create_connection=FaultyConnection,
         server_header="bittap-ws-testing",
     )
     server._ws_server = ws_server
