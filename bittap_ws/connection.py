@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import ssl
 import threading
 from typing import Any, Callable
 
@@ -29,12 +28,12 @@ from websocket import ABNF
 from ._deadline import Deadline
 from ._frames import FrameReader, MaskKeys, build_frame
 from ._redact import redact_frame
-from ._transport import Attempt, WriteTimeout, describe, open_websocket, wrap
+from ._transport import WriteTimeout, describe, wrap
 from .errors import ConnectionClosed, RequestTimeout
 from .pending import Pending, Slot, copy_closed
 from .protocol import Ack, BadReply, Event, Reply, Response, Unroutable, decode
 
-__all__ = ["Attempt", "Connection", "NotSent", "open_connection"]
+__all__ = ["Connection", "NotSent"]
 
 logger = logging.getLogger("bittap_ws")
 
@@ -59,51 +58,13 @@ class NotSent(ConnectionClosed):
     """
 
 
-def open_connection(
-    url: str,
-    *,
-    connect_timeout: float | None,
-    ssl_context: ssl.SSLContext | None = None,
-    ping_interval: float | None = None,
-    ping_timeout: float | None = None,
-    on_event: Callable[[Event], None] | None = None,
-    on_close: Callable[[Connection], None] | None = None,
-    generation: int = 0,
-    attempt: Attempt | None = None,
-) -> Connection:
-    """
-    Open a WebSocket connection to ``url`` and start its threads.
-
-    ``attempt``, if given, lets another thread abort the attempt.
-
-    Raises:
-        ConnectError: If the connection cannot be opened within
-            ``connect_timeout`` seconds, or the attempt is aborted, with the
-            cause attached. Name resolution is not bounded by the timeout.
-
-    """
-    ws = open_websocket(
-        url, connect_timeout=connect_timeout, ssl_context=ssl_context, attempt=attempt
-    )
-    conn = Connection(
-        ws,
-        url=url,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        on_event=on_event,
-        on_close=on_close,
-        generation=generation,
-    )
-    conn.start()
-    return conn
-
-
 @attrs.define(eq=False, repr=False)
 class Connection:
     """
     An open WebSocket connection, with its reader thread and keepalive.
 
-    Build it with :func:`open_connection`.
+    Build it on a websocket-client ``WebSocket`` that is open, then call
+    :meth:`start`.
 
     Locks:
 

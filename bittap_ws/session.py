@@ -34,8 +34,8 @@ from typing import Callable, Protocol
 import attrs
 
 from ._deadline import Deadline
-from ._transport import Attempt
-from .connection import Connection, open_connection
+from ._transport import Attempt, open_websocket
+from .connection import Connection
 from .errors import BitTapError, ConnectError, ConnectionClosed
 from .protocol import Event
 
@@ -60,39 +60,24 @@ class Step(Protocol):
     """
     A piece of connection state that every new connection must restore.
 
+    * ``wanted()``: whether there is anything to restore.
+    * ``restore(conn)``: restore it on ``conn``, skipping what ``conn``
+      already has. :exc:`ConnectionClosed` makes the session try again on a
+      new connection; another :exc:`BitTapError`, after a backoff, and it
+      becomes the cause of the failure if the session gives up.
+    * ``give_up(error)``: stop restoring; fail what depends on the state.
+    * ``after_fork()``: drop the state in a child process made by
+      :func:`os.fork`: it belongs to the parent's connection.
+
     """
 
-    def wanted(self) -> bool:
-        """
-        Tell whether there is anything to restore.
+    def wanted(self) -> bool: ...
 
-        """
+    def restore(self, conn: Connection) -> None: ...
 
-    def restore(self, conn: Connection) -> None:
-        """
-        Restore the state on ``conn``; do nothing for what it already has.
+    def give_up(self, error: ConnectionClosed) -> None: ...
 
-        Raises:
-            ConnectionClosed: If ``conn`` ends meanwhile: the session tries
-                again on a new connection.
-            BitTapError: If the server refuses: the session tries again
-                after a backoff, and the error becomes the cause of the
-                failure if it gives up.
-
-        """
-
-    def give_up(self, error: ConnectionClosed) -> None:
-        """
-        Stop restoring: fail what depends on the state with ``error``.
-
-        """
-
-    def after_fork(self) -> None:
-        """
-        Drop the state in a child process: it belongs to the parent's
-        connection.
-
-        """
+    def after_fork(self) -> None: ...
 
 
 _sessions: weakref.WeakSet[Session] = weakref.WeakSet()
@@ -257,15 +242,10 @@ class Session:
             self._attempt = attempt
         try:
             self._generation += 1
-            conn = open_connection(
+            ws = open_websocket(
                 self.url,
                 connect_timeout=connect_timeout,
                 ssl_context=self.ssl_context,
-                ping_interval=self.ping_interval,
-                ping_timeout=self.ping_timeout,
-                on_event=self.on_event,
-                on_close=_weak_on_close(self),
-                generation=self._generation,
                 attempt=attempt,
             )
         except ConnectError as exc:
@@ -277,6 +257,16 @@ class Session:
         finally:
             with self._state_lock:
                 self._attempt = None
+        conn = Connection(
+            ws,
+            url=self.url,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            on_event=self.on_event,
+            on_close=_weak_on_close(self),
+            generation=self._generation,
+        )
+        conn.start()
         # _failures is reset when this connection proves itself: see
         # _on_connection_closed().
         self._last_error = None
