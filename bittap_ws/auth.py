@@ -47,9 +47,7 @@ def sign_login(api_secret: str, timestamp_ms: int) -> str:
     if not api_secret:
         raise ValueError("api_secret must not be empty")
     message = _timestamp_text(timestamp_ms)
-    return hmac.new(
-        api_secret.encode("utf-8"), message.encode("ascii"), hashlib.sha256
-    ).hexdigest()
+    return hmac.new(api_secret.encode("utf-8"), message.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def login_params(api_key: str, timestamp_ms: int, signature: str) -> list[str]:
