@@ -5,6 +5,7 @@ A synchronous, blocking client for the BitTap Spot WebSocket API.
 
 from __future__ import annotations
 
+from .auth import sign_login
 from .client import DEFAULT_URL, Client
 from .errors import (
     ApiError,
@@ -37,6 +38,7 @@ __all__ = [
     "ServerError",
     "RateLimitError",
     "SubscriptionError",
+    "sign_login",
 ]
 
 __version__ = "0.1.0"
