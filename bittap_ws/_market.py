@@ -717,6 +717,9 @@ class Market:
         growth = max(0.0, (span - _BOOK_LEVELS) / (_BOOK_LEVELS * _BOOK_LEVELS / 2))
         low = max(1, 10**state.spec.qty_decimals // 1000)
         high = max(low, 2 * 10**state.spec.qty_decimals)
+        # random() rather than randint(): this loop draws hundreds of
+        # numbers per symbol and step, and randint() is several times slower.
+        draw = rng.random
         sides: list[list[tuple[int, int]]] = []
         for best, direction in ((best_bid, -1), (best_ask, 1)):
             side, offset = [], 0
@@ -724,8 +727,8 @@ class Market:
                 price = best + direction * offset
                 if price < 1:
                     break
-                side.append((price, rng.randint(low, high)))
-                offset += 1 + rng.randrange(1 + int(2 * growth * level))
+                side.append((price, low + int(draw() * (high - low + 1))))
+                offset += 1 + int(draw() * (1 + int(2 * growth * level)))
             sides.append(side)
         state.book = _Book(sides[0], sides[1])
         return state.book
