@@ -22,11 +22,11 @@ the streams agree with each other the way a real exchange's do:
   gives ``f_bookTicker``, and ``f_markPrice`` shows the middle of the book
   against the index.
 
-Frames have exactly the fields ``spec/KNOWN-FACTS.md`` lists; prices and
+Frames have exactly the fields BitTap's stream pages document; prices and
 quantities are decimal strings with the symbol's precision, times are
 milliseconds. BitTap does not list the fields of ``f_bookTicker``,
 ``f_markPrice`` and the futures ``ACCOUNT_UPDATE``: they follow Binance's
-USD-M futures streams, as KNOWN-FACTS advises where BitTap is silent:
+USD-M futures streams, the closest reference where BitTap is silent:
 
 * ``f_bookTicker``: ``e, E, s, b`` (best bid), ``B`` (its quantity), ``a``
   (best ask), ``A`` (its quantity);
