@@ -385,7 +385,7 @@ class TestTopicOf:
             {"e": "x_trade", "s": "BTC-USDT"}, {"e": "s_trades", "s": "BTC-USDT"},
             {"e": "S_TRADE", "s": "BTC-USDT"}, {"e": "s_trade@BTC-USDT", "s": "BTC-USDT"},
             {"e": "s_trade ", "s": "BTC-USDT"}, {"e": "s_kline", "s": "BTC-USDT"},
-            {"e": "s_kline_1H", "s": "BTC-USDT"}, {"e": "s_kline_", "s": "BTC-USDT"},
+            {"e": "s_kline_1H", "s": "BTC-USDT"}, {"e": "s_kline_2m", "s": "BTC-USDT"}, {"e": "s_kline_", "s": "BTC-USDT"},
             {"e": "s_depth", "s": "BTC-USDT", "i": "0.01"},
             {"e": "s_depth0", "s": "BTC-USDT", "i": "0.01"},
             {"e": "s_depth030", "s": "BTC-USDT", "i": "0.01"},
