@@ -148,6 +148,16 @@ class Client:
         """
         return self._calls.rate_limits
 
+    @property
+    def unrouted(self) -> int:
+        """
+        How many stream frames matched no subscription, e.g. events still
+        in flight after an ``UNSUBSCRIBE``; the first of each stream and
+        symbol is logged at WARNING.
+
+        """
+        return self._streams.unrouted
+
     def connect(self) -> None:
         """
         Open the connection now, if it is not open.

@@ -1,9 +1,17 @@
 """
 Market-data streams: :class:`Subscription` and the table that routes events.
 
-The reader thread routes each stream event, by its topic, into the bounded
-queue of every subscription to that topic. It never blocks: when a queue is
-full, its oldest event is dropped and counted.
+The reader thread routes each stream event into the bounded queue of every
+subscription to its topic. It never blocks: when a queue is full, its oldest
+event is dropped and counted.
+
+Data frames do not carry the topic that was subscribed: the topic is rebuilt
+from the frame with :func:`~bittap_ws.topics.topic_of`. A frame whose topic
+is not subscribed to exactly is placed by its loose key (same stream kind,
+same symbol without dashes or case, same scale) when exactly one subscribed
+topic has it: BitTap's own examples spell symbols and depth levels loosely.
+A frame that still has no place is counted in :attr:`Streams.unrouted` and
+logged, at WARNING the first time for its stream and symbol, then at DEBUG.
 
 :class:`Streams` is also the session's restoration step for subscriptions:
 after a reconnect it subscribes again to every topic still wanted. It knows
@@ -24,6 +32,7 @@ import attrs
 from ._deadline import Deadline
 from .errors import BitTapError, ConnectionClosed, EventTimeout, SubscriptionError
 from .protocol import Event
+from .topics import LooseKey, parse, topic_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .connection import Connection
@@ -31,6 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Subscription", "Streams", "StreamCall"]
 
 logger = logging.getLogger("bittap_ws")
+
+# How many streams the routing cache and the log of unplaced frames hold.
+_MAX_ROUTES = 1024
 
 #: Sends ``SUBSCRIBE`` or ``UNSUBSCRIBE`` for topics on a connection, or on
 #: the current one, without opening one, when it is :obj:`None`; raises
@@ -202,9 +214,19 @@ class Streams:
     """
 
     _call: StreamCall
+    #: How many data frames matched no subscription.
+    unrouted: int = attrs.field(init=False, default=0)
+    # _lock guards the tables below.
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _by_topic: dict[str, list[Subscription]] = attrs.field(init=False, factory=dict)
+    # The subscribed topics by loose key, for frames that spell them loosely.
+    _by_loose: dict[LooseKey, set[str]] = attrs.field(init=False, factory=dict)
     _all: list[Subscription] = attrs.field(init=False, factory=list)
+    # Where frames go, by their (e, s, i) fields: worked out for the first
+    # frame of each stream, and forgotten whenever a subscription changes.
+    _routes: dict[Any, list[Subscription]] = attrs.field(init=False, factory=dict)
+    # The (e, s) of frames placed nowhere that were logged at WARNING.
+    _warned: set[tuple[Any, Any]] = attrs.field(init=False, factory=set)
 
     def __len__(self) -> int:
         return len(self._all)
@@ -222,6 +244,10 @@ class Streams:
             self._all.append(subscription)
             for topic in subscription.topics:
                 self._by_topic.setdefault(topic, []).append(subscription)
+                parts = parse(topic)
+                if parts is not None:
+                    self._by_loose.setdefault(parts.loose_key, set()).add(topic)
+            self._routes.clear()
         return subscription
 
     def confirm(self, subscription: Subscription, conn: Connection) -> None:
@@ -245,6 +271,8 @@ class Streams:
                     subscriptions.remove(subscription)
                 if not subscriptions:
                     self._by_topic.pop(topic, None)
+                    self._forget_loose(topic)
+            self._routes.clear()
 
     def unsubscribe(self, subscription: Subscription, topics: Sequence[str] | None = None) -> None:
         """
@@ -284,13 +312,33 @@ class Streams:
         for long, never raises.
 
         """
+        data = event.data
+        key = (event.topic, data.get("s"), data.get("i"))
         with self._lock:
-            subscriptions = self._by_topic.get(event.topic)
+            try:
+                subscriptions = self._routes.get(key)
+            except TypeError:  # an unhashable field: not a data frame
+                subscriptions = []
+            if subscriptions is None:
+                subscriptions = self._resolve(data)
+                if len(self._routes) >= _MAX_ROUTES:
+                    self._routes.clear()  # bounded, whatever the server sends
+                self._routes[key] = subscriptions
             if not subscriptions:
-                return
-            subscriptions = list(subscriptions)
+                self.unrouted += 1
+                warn = len(self._warned) < _MAX_ROUTES and key[:2] not in self._warned
+                if warn:
+                    self._warned.add(key[:2])
+        if not subscriptions:
+            logger.log(
+                logging.WARNING if warn else logging.DEBUG,
+                "ignored an event that matches no subscription: e=%.40r s=%.40r",
+                key[0],
+                key[1],
+            )
+            return
         for subscription in subscriptions:
-            subscription.put(event.data)
+            subscription.put(data)
 
     # Restoration step (see bittap_ws.session.Step)
 
@@ -343,8 +391,34 @@ class Streams:
         self._lock = threading.Lock()
         self._all = []
         self._by_topic = {}
+        self._by_loose = {}
+        self._routes = {}
 
     # Private methods
+
+    def _resolve(self, frame: dict[str, Any]) -> list[Subscription]:
+        # The subscriptions a frame belongs to: those of its exact topic, or
+        # those of the only subscribed topic with its loose key.
+        assert self._lock.locked()
+        topic = topic_of(frame)
+        if topic is None:
+            return []
+        if topic not in self._by_topic:
+            parts = parse(topic)
+            candidates = None if parts is None else self._by_loose.get(parts.loose_key)
+            if not candidates or len(candidates) != 1:
+                return []
+            [topic] = candidates
+        return list(self._by_topic[topic])
+
+    def _forget_loose(self, topic: str) -> None:
+        assert self._lock.locked()
+        parts = parse(topic)
+        if parts is not None:
+            topics = self._by_loose.get(parts.loose_key, set())
+            topics.discard(topic)
+            if not topics:
+                self._by_loose.pop(parts.loose_key, None)
 
     def _snapshot(self) -> list[Subscription]:
         with self._lock:

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from bittap_ws import topics
-from bittap_ws._market import (
+from bittap_ws.testing._market import (
     DEPTH_LEVELS,
     MAX_DEPTH_LEVEL,
     SYMBOLS,

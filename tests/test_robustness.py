@@ -71,7 +71,7 @@ def test_subscriptions_end_in_a_forked_child(client, server):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     # The parent's subscription still works.
     server.publish("s_trade@BTC-USDT")
-    assert subscription.get(timeout=2000 * MS)["e"] == "s_trade@BTC-USDT"
+    assert subscription.get(timeout=2000 * MS)["s"] == "BTC-USDT"
     subscription.close()
 
 

@@ -33,10 +33,9 @@ def test_subscribe_and_get(client, quiet_server):
         "method": "SUBSCRIBE",
         "params": [TRADES],
     }
-    quiet_server.publish(TRADES, price="1.5")
+    quiet_server.publish(TRADES, p="1.5")
     event = subscription.get(timeout=2000 * MS)
-    assert event["e"] == TRADES
-    assert event["price"] == "1.5"
+    assert (event["e"], event["s"], event["p"]) == ("s_trade", "BTC-USDT", "1.5")
     subscription.close()
 
 
@@ -49,9 +48,9 @@ def test_iterate(client, server):
             events.append(event)
             if len(events) == 5:
                 break
-    assert [event["e"] for event in events] == [TRADES] * 5
-    numbers = [event["n"] for event in events]
-    assert numbers == sorted(numbers)
+    assert [(event["e"], event["s"]) for event in events] == [("s_trade", "BTC-USDT")] * 5
+    ids = [event["t"] for event in events]
+    assert ids == sorted(set(ids))
 
 
 def test_two_topics_in_one_subscription(client, quiet_server):
@@ -59,8 +58,11 @@ def test_two_topics_in_one_subscription(client, quiet_server):
     with client.subscribe(TRADES, TICKER) as subscription:
         quiet_server.publish(TRADES)
         quiet_server.publish(TICKER)
-        topics = {subscription.get(timeout=2000 * MS)["e"] for _ in range(2)}
-    assert topics == {TRADES, TICKER}
+        events = [subscription.get(timeout=2000 * MS) for _ in range(2)]
+    assert {(event["e"], event["s"]) for event in events} == {
+        ("s_trade", "BTC-USDT"),
+        ("s_ticker", "ETH-USDT"),
+    }
 
 
 def test_failed_topic(client, quiet_server):
@@ -85,7 +87,7 @@ def test_get_times_out(client, quiet_server):
         assert isinstance(exc_info.value, TimeoutError)
         assert 80 * MS <= time.monotonic() - start < 2000 * MS
         quiet_server.publish(TRADES)
-        assert subscription.get(timeout=2000 * MS)["e"] == TRADES
+        assert subscription.get(timeout=2000 * MS)["e"] == "s_trade"
 
 
 def test_full_queue_drops_the_oldest(client, quiet_server):
@@ -93,8 +95,9 @@ def test_full_queue_drops_the_oldest(client, quiet_server):
     with client.subscribe(TRADES, maxsize=3) as subscription:
         quiet_server.publish(TRADES, count=10)
         assert wait_for(lambda: subscription.dropped == 7)
-        numbers = [subscription.get(timeout=1000 * MS)["n"] for _ in range(3)]
-    assert numbers == [8, 9, 10]
+        ids = [subscription.get(timeout=1000 * MS)["t"] for _ in range(3)]
+    last = quiet_server.market.frame(TRADES)["t"]
+    assert ids == [last - 2, last - 1, last]
 
 
 def test_slow_consumer_does_not_delay_requests(client, quiet_server):
@@ -126,7 +129,7 @@ def test_close_keeps_topics_other_subscriptions_use(client, quiet_server):
     first.close()
     assert quiet_server.requests[-1]["method"] == "SUBSCRIBE"
     quiet_server.publish(TRADES)
-    assert second.get(timeout=2000 * MS)["e"] == TRADES
+    assert second.get(timeout=2000 * MS)["e"] == "s_trade"
     second.close()
     assert quiet_server.requests[-1]["method"] == "UNSUBSCRIBE"
 
@@ -140,7 +143,7 @@ def test_resumes_after_a_drop(server):
             server.drop()
             assert wait_for(lambda: subscription.reconnects == 1, 5000 * MS)
             # Drain what came before the drop, then see new events arrive.
-            assert subscription.get(timeout=2000 * MS)["e"] == TRADES
+            assert subscription.get(timeout=2000 * MS)["e"] == "s_trade"
             assert server.connection_count == 2
             subscribes = [r for r in server.requests if r["method"] == "SUBSCRIBE"]
             assert len(subscribes) == 2

@@ -23,8 +23,9 @@ the connections that misbehave on demand.
 
 from __future__ import annotations
 
-from ._emulator import DEFAULT_RATE_LIMIT, TOPIC_PATTERN
+from ._emulator import DEFAULT_RATE_LIMIT
 from ._faults import ACTIONS, Rule
+from ._market import Market
 from ._server import Server, run_server
 
-__all__ = ["run_server", "Server", "Rule", "ACTIONS", "DEFAULT_RATE_LIMIT", "TOPIC_PATTERN"]
+__all__ = ["run_server", "Server", "Rule", "ACTIONS", "DEFAULT_RATE_LIMIT", "Market"]

@@ -3,25 +3,29 @@ What the bundled server says, as BitTap would: answers to requests,
 acknowledgements of subscriptions, stream events and rate limits.
 
 Nothing here touches a socket: :class:`BitTap` turns a decoded request
-into the frame to send back, and the server sends it.
+into the frame to send back, and the server sends it. Stream events come
+from a seeded :class:`~bittap_ws.testing._market.Market`, in the shapes
+BitTap documents: ``{"e": "s_trade", "s": "BTC-USDT", ...}``, never the
+subscribed topic itself.
 
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import attrs
 
+from ..topics import parse
 from ._faults import Rule
+from ._market import Market
 
-__all__ = ["BitTap", "DEFAULT_RATE_LIMIT", "TOPIC_PATTERN", "error"]
+__all__ = ["BitTap", "DEFAULT_RATE_LIMIT", "error"]
 
-#: Topics the server knows: trades, tickers and depth of any symbol.
-TOPIC_PATTERN = re.compile(r"^s_(trade|ticker|depth[0-9]+)@[A-Z0-9]+-[A-Z0-9]+(_[0-9.]+)?$")
+# How many steps of the market model publish() waits for enough trades.
+_MAX_STEPS = 1000
 
 DEFAULT_RATE_LIMIT = {
     "rateLimitType": "REQUEST_WEIGHT",
@@ -49,19 +53,28 @@ class BitTap:
         rate_limits: The ``rateLimits`` of every answer: :obj:`None` for a
             REQUEST_WEIGHT counter per minute, ``[]`` to send none, or a
             list of objects to send as they are.
-        stream_rate: Events per second published to each subscribed topic
-            of each connection; 0 publishes none (see ``publish()``).
+        stream_rate: Steps of the market model per second; each step
+            publishes, to each subscribed topic of each connection, its
+            current frame (a few trades, or none, for trade topics); 0
+            publishes nothing by itself (see ``publish()``).
+        seed: Seeds the market model.
+        market: The market model, whose clock is :meth:`server_time`.
 
     """
 
     clock_offset_ms: int = attrs.field(default=0, kw_only=True)
     rate_limits: list[dict[str, Any]] | None = attrs.field(default=None, kw_only=True)
     stream_rate: float = attrs.field(default=10.0, kw_only=True)
+    seed: int = attrs.field(default=0, kw_only=True)
+    market: Market = attrs.field(init=False, repr=False)
     # _emulator_lock guards the counters below.
     _emulator_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
-    _sequences: dict[str, int] = attrs.field(init=False, factory=dict, repr=False)
     _weight: int = attrs.field(init=False, default=0, repr=False)
     _weight_minute: int = attrs.field(init=False, default=0, repr=False)
+
+    @market.default
+    def _make_market(self) -> Market:
+        return Market(seed=self.seed, now_ms=self.server_time)
 
     def server_time(self) -> int:
         """
@@ -104,7 +117,7 @@ class BitTap:
         """
         params = request.get("params")
         topics = [str(topic) for topic in params] if isinstance(params, list) else []
-        failed = [topic for topic in topics if not TOPIC_PATTERN.match(topic)]
+        failed = [topic for topic in topics if not self.market.known(topic)]
         ok = [topic for topic in topics if topic not in failed]
         if request["method"] == "SUBSCRIBE":
             subscribed.update(ok)
@@ -115,14 +128,48 @@ class BitTap:
             return ok, {"code": -1, "msg": "Invalid topic.", "topic": failed, "id": request["id"]}
         return ok, {"code": 0, "msg": "", "topic": [], "id": request["id"]}
 
-    def _event(self, topic: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def _events(self, topic: str, count: int, fields: dict[str, Any]) -> list[dict[str, Any]]:
+        """
+        ``count`` new events of ``topic``, stepping the market as needed,
+        with ``fields`` replacing theirs.
+
+        """
+        parts = parse(topic)
+        if parts is None or not self.market.known(topic):
+            raise ValueError(f"the emulator serves no topic {topic!r}")
+        events: list[dict[str, Any]] = []
         with self._emulator_lock:
-            sequence = self._sequences[topic] = self._sequences.get(topic, 0) + 1
-        event: dict[str, Any] = {"e": topic, "E": self.server_time(), "n": sequence}
-        if topic.startswith("s_trade@"):
-            event.update(s=topic.split("@", 1)[1], p="50000.00", q="0.010", m=False)
-        event.update(fields)
-        return event
+            if parts.kind == "private":
+                # Account events come when something happens: a zero
+                # balance change is the smallest thing that can.
+                while len(events) < count:
+                    if parts.futures:
+                        events.append(self.market.account_update("USDT", 0))
+                    else:
+                        events.append(self.market.balance_update("USDT", 0))
+            else:
+                for _ in range(_MAX_STEPS):
+                    if len(events) >= count:
+                        break
+                    self.market.step()
+                    events += self.market.frames(topic)[: count - len(events)]
+        for event in events:
+            event.update(fields)
+        return events
+
+    def _step(self, topics: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """
+        Step the market; return the new frames of each market-data topic.
+
+        """
+        with self._emulator_lock:
+            self.market.step()
+            frames = {}
+            for topic in topics:
+                parts = parse(topic)
+                if parts is not None and parts.kind != "private":
+                    frames[topic] = self.market.frames(topic)
+        return frames
 
     def _rate_limits(self) -> list[dict[str, Any]]:
         if self.rate_limits is not None:

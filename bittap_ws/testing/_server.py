@@ -287,37 +287,49 @@ class Server(BitTap):
 
     def publish(self, topic: str, count: int = 1, **fields: Any) -> int:
         """
-        Send ``count`` events of ``topic`` to every connection subscribed to it.
+        Send ``count`` new events of ``topic`` to every connection
+        subscribed to it, in BitTap's shape for that stream.
 
         Args:
-            fields: Fields of the events, besides ``e`` (the topic), ``E``
-                (the event time) and ``n`` (a sequence number per topic).
+            topic: A topic the emulator serves, e.g. ``"s_trade@BTC-USDT"``.
+            count: How many events: new trades for a trade topic, the
+                current frame after each step of the market for others,
+                ``BALANCE_UPDATE`` (spot) or ``ACCOUNT_UPDATE`` (futures)
+                events for a private topic.
+            fields: Fields that replace those of each event, e.g.
+                ``p="1.5"``.
 
         Returns:
-            How many events were sent.
+            How many frames were sent, over all connections.
+
+        Raises:
+            ValueError: If the emulator does not serve ``topic``.
 
         """
+        texts = [json.dumps(event) for event in self._events(topic, count, fields)]
         sent = 0
         for conn in self._snapshot():
             if topic in conn.topics:
-                for _ in range(count):
+                for text in texts:
                     with contextlib.suppress(WsConnectionClosed):
-                        conn.send(json.dumps(self._event(topic, fields)))
+                        conn.send(text)
                         sent += 1
         return sent
 
     def _publish_loop(self) -> None:
-        # Publishes stream_rate events per second to each subscribed topic
-        # of each connection, until the server stops.
+        # Steps the market stream_rate times per second and sends each
+        # subscribed topic's new frames, until the server stops.
         while not self._stopping.wait(1 / self.stream_rate if self.stream_rate > 0 else 0.1):
             if self.stream_rate <= 0:
                 continue
-            for conn in self._snapshot():
+            conns = [conn for conn in self._snapshot() if not conn.stalled]
+            frames = self._step({topic for conn in conns for topic in conn.topics})
+            texts = {topic: [json.dumps(f) for f in found] for topic, found in frames.items()}
+            for conn in conns:
                 for topic in list(conn.topics):
-                    if conn.stalled:
-                        continue
-                    with contextlib.suppress(Exception):
-                        conn.send(json.dumps(self._event(topic, {})))
+                    for text in texts.get(topic, ()):
+                        with contextlib.suppress(Exception):
+                            conn.send(text)
 
     def _send(self, conn: FaultyConnection, answer: dict[str, Any], delay: float) -> None:
         frames: list[str | bytes] = list(self.garbage)

@@ -59,8 +59,8 @@ from typing import Any, Callable, Union
 
 import attrs
 
-from . import topics
-from .topics import Topic
+from .. import topics
+from ..topics import Topic
 
 __all__ = [
     "SymbolSpec",
