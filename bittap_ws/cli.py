@@ -1,5 +1,6 @@
 """
-The ``bittap-ws`` command: ``ping``, ``time``, ``serve`` and ``demo``.
+The ``bittap-ws`` command: ``ping``, ``time``, ``stream``, ``serve`` and
+``demo``.
 
 Also runs as ``python -m bittap_ws``. Results go to standard output, as text
 or, with ``--json``, as one JSON object per line. A failure prints one line
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import logging
 import signal
@@ -19,6 +21,7 @@ import threading
 import time
 from typing import Any, Sequence
 
+from ._display import describe
 from .client import DEFAULT_URL, Client
 from .errors import BitTapError
 
@@ -51,6 +54,20 @@ def _time(args: argparse.Namespace) -> None:
         offset = client.clock_offset()
     data = {"server_time": server_time, "iso": _iso(server_time), "clock_offset_ms": round(offset, 3)}
     _print(args, data, f"server time {_iso(server_time)} (clock offset {offset:+.1f} ms)")
+
+
+def _stream(args: argparse.Namespace) -> None:
+    if args.count is not None and args.count < 1:
+        raise ValueError(f"--count must be at least 1, not {args.count}")
+    client = Client(args.url, timeout=args.timeout, connect_timeout=args.timeout)
+    try:
+        with client, client.subscribe(*args.topics) as subscription:
+            for number, event in enumerate(subscription, 1):
+                print(json.dumps(event) if args.json else describe(event), flush=True)
+                if number == args.count:
+                    break
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a stream ends
 
 
 class _Stop(Exception):
@@ -111,6 +128,16 @@ def _demo(args: argparse.Namespace) -> None:
             )
             print(f"rate limits: {limits}")
             print(f"clock offset: {client.clock_offset():+.2f} ms")
+            with client.subscribe("s_trade@BTC-USDT") as trades:
+                for event in itertools.islice(trades, 3):
+                    print(describe(event))
+            with client.subscribe("s_depth5@BTC-USDT_0.01") as books:
+                book = books.get(timeout=args.timeout)
+            print(describe(book))
+            for side in ("asks", "bids"):
+                levels = book[side] if side == "bids" else book[side][::-1]
+                for price, quantity in levels:
+                    print(f"    {side[:-1]:>4} {price:>12} {quantity:>10}")
             print(repr(client))
         print("closed cleanly")
 
@@ -132,6 +159,16 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "-v", "--verbose", action="store_true", help="log the frames (secrets redacted)"
         )
+    stream = commands.add_parser("stream", help="print the events of streams as they come")
+    stream.set_defaults(func=_stream)
+    stream.add_argument("topics", nargs="+", metavar="TOPIC", help="e.g. s_trade@BTC-USDT")
+    stream.add_argument("--url", default=DEFAULT_URL, help="WebSocket URL")
+    stream.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    stream.add_argument("--count", type=int, help="stop after this many events")
+    stream.add_argument("--json", action="store_true", help="print each event as JSON")
+    stream.add_argument(
+        "-v", "--verbose", action="store_true", help="log the frames (secrets redacted)"
+    )
     serve = commands.add_parser("serve", help="run the bundled test server")
     serve.set_defaults(func=_serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind")

@@ -206,3 +206,74 @@ class TestInProcess:
         with pytest.raises(SystemExit) as info:
             main([])
         assert info.value.code == 2
+
+
+class TestStream:
+    def test_serve_then_stream_five_trades(self, serve_process):
+        """stream --count 5 against serve prints five trades and exits 0."""
+        proc = run("stream", "s_trade@BTC-USDT", "--count", "5", "--url", serve_process.url)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert len(lines) == 5
+        for line in lines:
+            clock, topic, side, quantity, at, price, *_ = line.split()
+            assert topic == "s_trade@BTC-USDT"
+            assert side in ("BUY", "SELL") and at == "@"
+            assert float(quantity) > 0 and float(price) > 0
+            assert len(clock) == len("12:00:00.000")
+
+    def test_stream_ends_on_ctrl_c(self, serve_process):
+        """stream runs until Ctrl-C, then exits 0 without a traceback."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bittap_ws", "stream", "s_ticker@ETH-USDT", "--url", serve_process.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            first = proc.stdout.readline()
+            assert "s_ticker@ETH-USDT last " in first
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=RUN_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0
+        assert "Traceback" not in err
+
+    def test_stream_json(self, server, capsys):
+        """stream --json prints each event as one JSON object per line."""
+        topics = ["s_depth5@BTC-USDT_0.01", "s_kline_1m@BTC-USDT"]
+        assert main(["stream", *topics, "--url", server.url, "--count", "4", "--json"]) == 0
+        events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert len(events) == 4
+        assert {event["e"] for event in events} == {"s_depth5", "s_kline_1m"}
+
+    @pytest.mark.parametrize(
+        "topic, expected",
+        [
+            ("s_depth5@BTC-USDT_0.01", " bid "),
+            ("s_kline_1m@BTC-USDT", " close "),
+            ("f_markPrice@BTC-USDT-M", " funding "),
+            ("f_bookTicker@BTC-USDT-M", " | ask "),
+        ],
+    )
+    def test_stream_lines(self, server, capsys, topic, expected):
+        """Each stream kind has its own compact line."""
+        assert main(["stream", topic, "--url", server.url, "--count", "1"]) == 0
+        line = capsys.readouterr().out
+        assert f" {topic} " in line and expected in line
+
+    def test_stream_refused_topic(self, server, capsys):
+        """A topic the server refuses fails in one line."""
+        assert main(["stream", "s_trade@NOPE-USDT", "--url", server.url]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("bittap-ws stream: error: ") and "NOPE-USDT" in err
+
+    def test_demo_shows_trades_and_a_depth_snapshot(self, capsys):
+        """demo prints a few trades and a depth snapshot."""
+        assert main(["demo"]) == 0
+        out = capsys.readouterr().out
+        assert out.count(" s_trade@BTC-USDT ") == 3
+        assert " s_depth5@BTC-USDT_0.01 bid " in out
