@@ -5,10 +5,12 @@ A synchronous, blocking client for the BitTap Spot WebSocket API.
 
 from __future__ import annotations
 
+from . import topics
 from .auth import sign_login
 from .client import DEFAULT_URL, Client
 from .errors import (
     ApiError,
+    AuthenticationError,
     BitTapError,
     ConnectError,
     ConnectionClosed,
@@ -38,7 +40,9 @@ __all__ = [
     "ServerError",
     "RateLimitError",
     "SubscriptionError",
+    "AuthenticationError",
     "sign_login",
+    "topics",
 ]
 
 __version__ = "0.1.0"

@@ -5,8 +5,8 @@ The public facade: :class:`Client`.
 
 from __future__ import annotations
 
+import functools
 import ssl
-import time
 import weakref
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 from urllib.parse import urlsplit
@@ -15,11 +15,12 @@ import attrs
 
 from ._calls import Calls
 from ._deadline import Deadline
+from ._login import Login, measure_offset, server_time
 from .connection import Connection
-from .errors import ConnectionClosed, ProtocolError, SubscriptionError
+from .errors import ConnectionClosed, SubscriptionError
 from .protocol import RateLimit, Response
 from .session import Session
-from .streams import Streams, Subscription
+from .streams import PRIVATE_TOPICS, Streams, Subscription
 
 __all__ = ["DEFAULT_URL", "Client"]
 
@@ -39,6 +40,12 @@ def _positive(instance: Any, attribute: Any, value: Any) -> None:
         raise TypeError(f"{attribute.name} must be a number, not {value!r}")
     if not value > 0:
         raise ValueError(f"{attribute.name} must be positive, not {value!r}")
+
+
+def _optional_text(instance: Any, attribute: Any, value: Any) -> None:
+    # The message names the field, never its value: it may be a secret.
+    if value is not None and (not isinstance(value, str) or not value):
+        raise TypeError(f"{attribute.name} must be a non-empty str or None")
 
 
 def _positive_or_none(instance: Any, attribute: Any, value: Any) -> None:
@@ -105,9 +112,20 @@ class Client:
         default=True, kw_only=True, validator=attrs.validators.instance_of(bool)
     )
 
+    api_key: str | None = attrs.field(
+        default=None, kw_only=True, repr=False, validator=_optional_text
+    )
+    api_secret: str | None = attrs.field(
+        default=None, kw_only=True, repr=False, validator=_optional_text
+    )
+    signer: Callable[[str, int], str] | None = attrs.field(
+        default=None, kw_only=True, repr=False
+    )
+
     _session: Session = attrs.field(init=False)
     _calls: Calls = attrs.field(init=False)
     _streams: Streams = attrs.field(init=False)
+    _login: Login = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._session = Session(
@@ -120,9 +138,15 @@ class Client:
         )
         self._calls = Calls(self._session, self.rate_limit_guard)
         # Weakly, so that a client dropped without close() is freed at once,
-        # and its connection closed: the session holds the streams.
-        self._streams = Streams(_weakly(self._calls.call_on, self.timeout))
+        # and its connection closed: the session holds the steps.
+        call = _weakly(self._calls.call_on)
+        self._streams = Streams(functools.partial(call, timeout=self.timeout))
+        self._login = Login(
+            call, self._streams, self.timeout, self.api_key, self.api_secret, self.signer
+        )
         self._session.on_event = self._streams.route
+        # A new connection logs in before it subscribes again.
+        self._session.add_step(self._login)
         self._session.add_step(self._streams)
 
     def __repr__(self) -> str:
@@ -219,12 +243,7 @@ class Client:
                 :meth:`request`.
 
         """
-        response = self.request("time", timeout=timeout)
-        result = response.result
-        server_time = result.get("serverTime") if isinstance(result, dict) else None
-        if not isinstance(server_time, int) or isinstance(server_time, bool):
-            raise ProtocolError(f"time answered without serverTime: {result!r}")
-        return server_time
+        return server_time(self.request("time", timeout=timeout))
 
     def request(
         self,
@@ -296,9 +315,21 @@ class Client:
                 raise ValueError(f"not a topic: {topic!r}")
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, not {maxsize}")
+        private = any(topic in PRIVATE_TOPICS for topic in topics)
+        if private and not self._login.configured:
+            raise ValueError("private topics need the client's api_key and api_secret")
         subscription = self._streams.open(tuple(dict.fromkeys(topics)), maxsize)
         try:
-            _, conn = self._call("SUBSCRIBE", list(subscription.topics), None)
+            if private:
+                # LOGIN, then SUBSCRIBE, on one connection.
+                deadline = Deadline(self.timeout)
+                conn = self._session.connection(deadline)
+                self._login.ensure(conn, deadline)
+                remaining = deadline.remaining()
+                assert remaining is not None
+                _, conn = self._calls.call("SUBSCRIBE", list(subscription.topics), remaining, conn)
+            else:
+                _, conn = self._call("SUBSCRIBE", list(subscription.topics), None)
         except SubscriptionError as exc:
             accepted = [topic for topic in subscription.topics if topic not in exc.topics]
             self._streams.unsubscribe(subscription, accepted)
@@ -334,18 +365,37 @@ class Client:
         if samples < 1:
             raise ValueError(f"samples must be at least 1, not {samples}")
         deadline = Deadline(self.timeout if timeout is None else timeout)
-        best_rtt = float("inf")
-        best_offset = 0.0
-        for _ in range(samples):
-            start_wall = time.time()
-            start = time.perf_counter()
-            server_time = self.time(timeout=deadline.remaining())
-            rtt = time.perf_counter() - start
-            if rtt < best_rtt:
-                best_rtt = rtt
-                best_offset = server_time - (start_wall + rtt / 2) * 1000
-        self._calls.guard.offset = best_offset / 1000
-        return best_offset
+        offset = measure_offset(lambda: self.time(timeout=deadline.remaining()), samples)
+        self._calls.guard.offset = offset / 1000
+        return offset
+
+    def login(self, *, timeout: float | None = None) -> None:
+        """
+        Send ``LOGIN`` with ``api_key``, a timestamp and its signature, on
+        the current connection (opened if needed).
+
+        Subscribing to a private topic logs in by itself: call this to check
+        the credentials early. The timestamp is in the server's time: the
+        first LOGIN on a connection measures the clock offset with ``time``
+        requests. The signature is ``signer(api_secret, timestamp_ms)``,
+        :func:`~bittap_ws.sign_login` by default.
+
+        Args:
+            timeout: Seconds for the whole exchange; :obj:`None` means the
+                client's ``timeout``.
+
+        Raises:
+            ValueError: If ``api_key`` or ``api_secret`` is not set.
+            AuthenticationError: If the server refuses the LOGIN; the
+                connection stays usable.
+            ConnectError, ConnectionClosed, RequestTimeout, ApiError: As for
+                :meth:`request`.
+
+        """
+        if not self._login.configured:
+            raise ValueError("login() needs the client's api_key and api_secret")
+        deadline = Deadline(self.timeout if timeout is None else timeout)
+        self._login.login(self._session.connection(deadline), deadline)
 
     # Private methods
 
@@ -361,17 +411,15 @@ class Client:
 _T = TypeVar("_T")
 
 
-def _weakly(
-    method: Callable[[str, Any, Connection | None, float], _T], timeout: float
-) -> Callable[[str, Any, Connection | None], _T]:
+def _weakly(method: Callable[..., _T]) -> Callable[..., _T]:
     # A bound method, held weakly; calling it once its object is gone
     # raises ConnectionClosed.
     ref = weakref.WeakMethod(method)
 
-    def call(name: str, params: Any, conn: Connection | None) -> _T:
+    def call(*args: Any, **kwargs: Any) -> _T:
         bound = ref()
         if bound is None:
             raise ConnectionClosed("the client is gone")
-        return bound(name, params, conn, timeout)
+        return bound(*args, **kwargs)
 
     return call

@@ -12,7 +12,8 @@ Every exception the client raises on purpose derives from :exc:`BitTapError`::
     └── ApiError                the server answered with a status other than 200
         ├── ServerError         status >= 500: the outcome is unknown
         ├── RateLimitError      status 429 or 418, or refused by the local guard
-        └── SubscriptionError   a SUBSCRIBE acknowledged with a non-zero code
+        ├── SubscriptionError   a SUBSCRIBE acknowledged with a non-zero code
+        └── AuthenticationError a LOGIN refused: bad key, signature or timestamp
 
 Misuse of the API by the caller raises the usual built-in exceptions
 (:exc:`ValueError`, :exc:`TypeError`) instead.
@@ -36,6 +37,7 @@ __all__ = [
     "ServerError",
     "RateLimitError",
     "SubscriptionError",
+    "AuthenticationError",
 ]
 
 
@@ -246,3 +248,16 @@ class SubscriptionError(ApiError):
 
     def __str__(self) -> str:
         return f"{super().__str__()} (topics: {', '.join(self.topics) or 'none'})"
+
+
+class AuthenticationError(ApiError):
+    """
+    Raised when the server refuses a ``LOGIN``: an unknown API key, a bad
+    signature, or a timestamp too far from the server's clock.
+
+    ``status`` is the answer's status, or 400 when the server answered in
+    the acknowledgement shape (``code`` and ``msg``, no status). Neither the
+    secret nor the signature is ever part of the error. The connection stays
+    usable.
+
+    """

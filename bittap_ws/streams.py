@@ -32,14 +32,17 @@ import attrs
 from ._deadline import Deadline
 from .errors import BitTapError, ConnectionClosed, EventTimeout, SubscriptionError
 from .protocol import Event
-from .topics import LooseKey, parse, topic_of
+from .topics import FUTURES_PRIVATE, PRIVATE, LooseKey, parse, topic_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .connection import Connection
 
-__all__ = ["Subscription", "Streams", "StreamCall"]
+__all__ = ["PRIVATE_TOPICS", "Subscription", "Streams", "StreamCall"]
 
 logger = logging.getLogger("bittap_ws")
+
+#: The topics that need a LOGIN on the connection first.
+PRIVATE_TOPICS = (PRIVATE, FUTURES_PRIVATE)
 
 # How many streams the routing cache and the log of unplaced frames hold.
 _MAX_ROUTES = 1024
@@ -77,7 +80,7 @@ class Subscription:
     _ready: threading.Condition = attrs.field(init=False, factory=threading.Condition)
     _queue: collections.deque[dict[str, Any]] = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
-    _error: ConnectionClosed | None = attrs.field(init=False, default=None)
+    _error: BitTapError | None = attrs.field(init=False, default=None)
     # The connection on which the server last acknowledged the topics.
     generation: int = attrs.field(init=False, default=0)
 
@@ -130,6 +133,8 @@ class Subscription:
                 :exc:`TimeoutError`).
             ConnectionClosed: If the subscription is closed, or the
                 connection was lost and could not be restored.
+            AuthenticationError: If the subscription has a private topic
+                and the LOGIN on a new connection was refused.
 
         """
         deadline = Deadline(timeout)
@@ -137,8 +142,10 @@ class Subscription:
             while not self._queue:
                 if self._closed:
                     raise ConnectionClosed("the subscription is closed")
-                if self._error is not None:
+                if isinstance(self._error, ConnectionClosed):
                     raise ConnectionClosed(str(self._error)) from self._error.__cause__
+                if self._error is not None:
+                    raise self._error
                 if not self._ready.wait(deadline.remaining()) and not self._queue:
                     if deadline.expired():
                         raise EventTimeout(self.topics, timeout or 0.0)
@@ -195,9 +202,11 @@ class Subscription:
             "the subscription belongs to the parent process; subscribe again"
         )
 
-    def fail(self, exc: ConnectionClosed) -> None:
+    def fail(self, exc: BitTapError) -> None:
         """
-        End the subscription because its stream cannot be resumed.
+        End the subscription because its stream cannot be resumed: readers
+        get ``exc`` (:exc:`ConnectionClosed`, or the
+        :exc:`AuthenticationError` of a refused LOGIN).
 
         """
         with self._ready:
@@ -419,6 +428,24 @@ class Streams:
             topics.discard(topic)
             if not topics:
                 self._by_loose.pop(parts.loose_key, None)
+
+    def has_private(self) -> bool:
+        """
+        Tell whether any subscription has a private topic.
+
+        """
+        with self._lock:
+            return any(topic in self._by_topic for topic in PRIVATE_TOPICS)
+
+    def fail_private(self, error: BitTapError) -> None:
+        """
+        End every subscription that has a private topic with ``error``.
+
+        """
+        for subscription in self._snapshot():
+            if any(topic in PRIVATE_TOPICS for topic in subscription.topics):
+                self.forget(subscription)
+                subscription.fail(error)
 
     def _snapshot(self) -> list[Subscription]:
         with self._lock:

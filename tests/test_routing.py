@@ -82,11 +82,13 @@ class TestHandWrittenFrames:
             assert [e["e"] for e in drain(subscription)] == ["s_depth5", "s_trade"]
 
     @pytest.mark.parametrize(("frame", "topic"), FRAMES)
-    def test_every_documented_frame_is_routed(self, client, quiet_server, frame, topic):
+    def test_every_documented_frame_is_routed(self, quiet_server, frame, topic):
         """A documented frame of each stream reaches the subscription to its topic."""
-        with client.subscribe(topic) as subscription:
-            send(quiet_server, frame)
-            assert subscription.get(timeout=2000 * MS) == frame
+        quiet_server.credentials = {"key": "secret"}  # private topics log in
+        with Client(quiet_server.url, api_key="key", api_secret="secret") as client:
+            with client.subscribe(topic) as subscription:
+                send(quiet_server, frame)
+                assert subscription.get(timeout=2000 * MS) == frame
 
     def test_symbol_without_its_dash(self, client, quiet_server):
         """A trade frame spelling the symbol "BTCUSDT" reaches s_trade@BTC-USDT."""

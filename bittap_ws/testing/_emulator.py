@@ -12,13 +12,15 @@ subscribed topic itself.
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from typing import Any, Iterable
 
 import attrs
 
-from ..topics import parse
+from ..auth import sign_login
+from ..topics import FUTURES_PRIVATE, PRIVATE, parse
 from ._faults import Rule
 from ._market import Market
 
@@ -26,6 +28,13 @@ __all__ = ["BitTap", "DEFAULT_RATE_LIMIT", "error"]
 
 # How many steps of the market model publish() waits for enough trades.
 _MAX_STEPS = 1000
+
+# How far, in ms, a LOGIN timestamp may be from the server's clock.
+LOGIN_WINDOW_MS = 60_000
+
+#: What ``login_answer`` may be: the shape of the answer to LOGIN, which
+#: BitTap does not document.
+LOGIN_ANSWERS = ("status", "ack")
 
 DEFAULT_RATE_LIMIT = {
     "rateLimitType": "REQUEST_WEIGHT",
@@ -59,6 +68,13 @@ class BitTap:
             publishes nothing by itself (see ``publish()``).
         seed: Seeds the market model.
         market: The market model, whose clock is :meth:`server_time`.
+        credentials: API keys and their secrets, ``{"key": "secret"}``,
+            that LOGIN accepts, with the signature of
+            :func:`~bittap_ws.sign_login` and a timestamp within a minute of
+            :meth:`server_time`; private topics need a LOGIN first.
+        login_answer: ``"status"`` to answer LOGIN in the API's shape
+            (``status: 200``), ``"ack"`` in the acknowledgement's
+            (``code: 0``).
 
     """
 
@@ -66,6 +82,10 @@ class BitTap:
     rate_limits: list[dict[str, Any]] | None = attrs.field(default=None, kw_only=True)
     stream_rate: float = attrs.field(default=10.0, kw_only=True)
     seed: int = attrs.field(default=0, kw_only=True)
+    credentials: dict[str, str] = attrs.field(factory=dict, kw_only=True, repr=False)
+    login_answer: str = attrs.field(
+        default="status", kw_only=True, validator=attrs.validators.in_(LOGIN_ANSWERS)
+    )
     market: Market = attrs.field(init=False, repr=False)
     # _emulator_lock guards the counters below.
     _emulator_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
@@ -107,17 +127,54 @@ class BitTap:
             answer.update(rule.extra)
         return answer
 
+    def _login(self, request: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        """
+        Check a LOGIN; return the API key it logs in with, or :obj:`None`,
+        and the answer to send.
+
+        """
+        params = request.get("params")
+        code, msg = -1022, "Signature for this request is not valid."
+        key = None
+        if not isinstance(params, list) or len(params) != 3:
+            code, msg = -1102, "LOGIN takes [apiKey, timestamp, signature]."
+        elif not all(isinstance(param, str) for param in params):
+            code, msg = -1100, "Illegal characters found in a parameter."
+        elif params[0] not in self.credentials:
+            code, msg = -2014, "API-key format invalid."
+        elif not params[1].isdigit():
+            code, msg = -1100, "Illegal characters found in parameter 'timestamp'."
+        elif abs(int(params[1]) - self.server_time()) > LOGIN_WINDOW_MS:
+            code, msg = -1021, "Timestamp for this request is outside of the recvWindow."
+        else:
+            expected = sign_login(self.credentials[params[0]], int(params[1]))
+            if hmac.compare_digest(expected, params[2]):
+                key = params[0]
+        if self.login_answer == "ack":
+            if key is not None:
+                return key, {"code": 0, "msg": "", "id": request["id"]}
+            return None, {"code": code, "msg": msg, "id": request["id"]}
+        if key is not None:
+            return key, {"id": request["id"], "status": 200, "result": {}}
+        return None, {"id": request["id"], "status": 401, "error": error(code, msg)}
+
     def _acknowledge(
-        self, subscribed: set[str], request: dict[str, Any]
+        self, subscribed: set[str], request: dict[str, Any], logged_in: bool
     ) -> tuple[list[str], dict[str, Any]]:
         """
         Apply a SUBSCRIBE or UNSUBSCRIBE to ``subscribed``, the topics of a
-        connection; return the topics newly accepted and the ack to send.
+        connection (logged in or not); return the topics newly accepted and
+        the ack to send.
 
         """
         params = request.get("params")
         topics = [str(topic) for topic in params] if isinstance(params, list) else []
-        failed = [topic for topic in topics if not self.market.known(topic)]
+        failed = [
+            topic
+            for topic in topics
+            if not self.market.known(topic)
+            or (topic in (PRIVATE, FUTURES_PRIVATE) and not logged_in)
+        ]
         ok = [topic for topic in topics if topic not in failed]
         if request["method"] == "SUBSCRIBE":
             subscribed.update(ok)

@@ -76,6 +76,8 @@ class FaultyConnection(ServerConnection):
         self.sender: threading.Thread | None = None
         self.done = False
         self.topics: set[str] = set()
+        # The API key this connection logged in with, if any.
+        self.api_key: str | None = None
         receive_data = self.protocol.receive_data
 
         def receive_data_unless_stalled(data: bytes | bytearray) -> None:

@@ -268,6 +268,10 @@ class Server(BitTap):
             return
         if request["method"] in ("SUBSCRIBE", "UNSUBSCRIBE") and rule == Rule():
             answer = self._subscribe(conn, request)
+        elif request["method"] == "LOGIN" and rule == Rule():
+            api_key, answer = self._login(request)
+            if api_key is not None:
+                conn.api_key = api_key
         else:
             answer = self._answer(request, rule)
         delay = self.delay if rule.delay is None else rule.delay
@@ -277,7 +281,7 @@ class Server(BitTap):
 
     def _subscribe(self, conn: FaultyConnection, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            accepted, ack = self._acknowledge(conn.topics, request)
+            accepted, ack = self._acknowledge(conn.topics, request, conn.api_key is not None)
             if accepted and self.stream_rate > 0 and self._publisher is None:
                 self._publisher = threading.Thread(
                     target=self._publish_loop, name="bittap-ws-test-publisher", daemon=True
