@@ -40,6 +40,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import itertools
 import os
 import platform
@@ -288,22 +289,40 @@ def serve() -> None:
         threading.Thread(target=forget, daemon=True).start()
         server.stream_rate = 0  # events only when asked, below
         print(server.url, flush=True)
-        # Each line "publish <topic> <count>" publishes that many events to
-        # the connections subscribed to the topic; end of input stops.
+        # Each line "prepare <topic> <count>" makes that many events of the
+        # topic, with the market model, and "publish <topic>" sends them to
+        # the connections subscribed to it; end of input stops.
+        prepared: list[str] = []
         for line in sys.stdin:
-            command, topic, count = line.split()
-            assert command == "publish"
-            server.publish(topic, int(count))
-            print("published", flush=True)
+            command, topic, *count = line.split()
+            if command == "prepare":
+                events = server._events(topic, int(count[0]), {})
+                prepared = [json.dumps(event) for event in events]
+                print("prepared", flush=True)
+            else:
+                assert command == "publish"
+                server.publish_frames(topic, prepared)
+                print("published", flush=True)
+
+
+def prepare(process: subprocess.Popen[str], topic: str, count: int) -> None:
+    """
+    Ask the server to make ``count`` events of ``topic``, to publish later.
+
+    """
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(f"prepare {topic} {count}\n")
+    process.stdin.flush()
+    assert process.stdout.readline().strip() == "prepared"
 
 
 def publish(process: subprocess.Popen[str], topic: str, count: int) -> None:
     """
-    Ask the server to publish ``count`` events of ``topic`` now.
+    Ask the server to publish the ``count`` events of ``topic`` prepared.
 
     """
     assert process.stdin is not None
-    process.stdin.write(f"publish {topic} {count}\n")
+    process.stdin.write(f"publish {topic}\n")
     process.stdin.flush()
 
 
@@ -317,7 +336,8 @@ def stream_bittap(process: subprocess.Popen[str], url: str, count: int) -> tuple
     Events per second delivered by a Subscription to one consumer thread.
 
     """
-    topic = "s_trade@BENCH-BITTAP"
+    topic = "s_trade@BTC-USDT"
+    prepare(process, topic, count)
     with Client(url) as client, client.subscribe(topic, maxsize=count) as events:
         start = time.perf_counter()
         publish(process, topic, count)
@@ -325,7 +345,7 @@ def stream_bittap(process: subprocess.Popen[str], url: str, count: int) -> tuple
         with contextlib.suppress(TimeoutError):
             while received < count:
                 event = events.get(timeout=10.0)
-                assert event["e"] == topic
+                assert event["e"] == "s_trade"
                 received += 1
         elapsed = time.perf_counter() - start
         published(process)
@@ -337,7 +357,9 @@ def stream_asyncio(process: subprocess.Popen[str], url: str, count: int) -> floa
     Events per second read by an asyncio consumer with websockets.
 
     """
-    topic = "s_trade@BENCH-ASYNCIO"
+    topic = "s_trade@ETH-USDT"
+
+    prepare(process, topic, count)
 
     async def consume() -> float:
         async with websockets.asyncio.client.connect(url) as ws:
@@ -348,7 +370,7 @@ def stream_asyncio(process: subprocess.Popen[str], url: str, count: int) -> floa
             received = 0
             while received < count:
                 event = loads(await asyncio.wait_for(ws.recv(), 10.0))
-                if event.get("e") == topic:
+                if event.get("e") == "s_trade":
                     received += 1
             elapsed = time.perf_counter() - start
         published(process)

@@ -26,8 +26,9 @@ from ._market import Market
 
 __all__ = ["BitTap", "DEFAULT_RATE_LIMIT", "error"]
 
-# How many steps of the market model publish() waits for enough trades.
-_MAX_STEPS = 1000
+# How many steps of the market model publish() takes, at most, for each
+# trade it must publish (a step has none a quarter of the time).
+_STEPS_PER_TRADE = 16
 
 # How far, in ms, a LOGIN timestamp may be from the server's clock.
 LOGIN_WINDOW_MS = 60_000
@@ -205,7 +206,7 @@ class BitTap:
                     else:
                         events.append(self.market.balance_update("USDT", 0))
             else:
-                for _ in range(_MAX_STEPS):
+                for _ in range(_STEPS_PER_TRADE * count):
                     if len(events) >= count:
                         break
                     self.market.step()

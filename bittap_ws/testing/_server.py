@@ -310,7 +310,18 @@ class Server(BitTap):
             ValueError: If the emulator does not serve ``topic``.
 
         """
-        texts = [json.dumps(event) for event in self._events(topic, count, fields)]
+        return self.publish_frames(topic, self._events(topic, count, fields))
+
+    def publish_frames(self, topic: str, frames: Sequence[dict[str, Any] | str]) -> int:
+        """
+        Send ``frames``, as they are, to every connection subscribed to
+        ``topic``: dicts as JSON, strings as written.
+
+        Returns:
+            How many frames were sent, over all connections.
+
+        """
+        texts = [frame if isinstance(frame, str) else json.dumps(frame) for frame in frames]
         sent = 0
         for conn in self._snapshot():
             if topic in conn.topics:
