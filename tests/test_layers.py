@@ -6,10 +6,13 @@ PACKAGE = pathlib.Path(__file__).parent.parent / "bittap_ws"
 # Each module may import only from modules below it; listed top down.
 LAYERS = [
     "cli",
+    "_display",
     "client",
     "_calls",
     "session",
+    "_login",
     "streams",
+    "_subscription",
     "connection",
     "_transport",
     "_frames",
