@@ -225,10 +225,12 @@ class FrameReader:
         self._parts: list[bytes] = []
         self._size = 0
         self._need = 0
-        # The fragmented message under way, if any: its opcode (0 if none);
-        # the payloads of its fragments so far (binary) or their text (text,
-        # decoded as they come, with the UTF-8 decoder that holds a code
-        # point split between two fragments); their total length in bytes.
+        # The fragmented message under way, if any: its opcode (0 if none,
+        # -1 once the reader is dead, which keeps it off the short way in
+        # feed()); the payloads of its fragments so far (binary) or their
+        # text (text, decoded as they come, with the UTF-8 decoder that holds
+        # a code point split between two fragments); their total length in
+        # bytes.
         self._opcode = 0
         self._fragments: list[bytes] = []
         self._texts: list[str] = []
@@ -264,11 +266,10 @@ class FrameReader:
             self._size = 0
         elif len(data) > 2 and data[0] == 0x81 and not self._opcode:
             # The usual case: exactly one whole, unmasked text frame. (A
-            # dead reader has no buffer and no open message; its _error is
-            # checked below.)
+            # dead reader never comes here: its _opcode stays -1.)
             length = data[1]
             if length < 126:
-                if len(data) == 2 + length and length <= self._max and self._error is None:
+                if len(data) == 2 + length and length <= self._max:
                     try:
                         return [(OP_TEXT, data[2:].decode())]
                     except UnicodeDecodeError:
@@ -277,7 +278,6 @@ class FrameReader:
                 length == 126
                 and len(data) == 4 + int.from_bytes(data[2:4], "big")
                 and len(data) - 4 <= self._max
-                and self._error is None
             ):
                 try:
                     return [(OP_TEXT, data[4:].decode())]
@@ -291,6 +291,7 @@ class FrameReader:
         except FrameError as exc:
             exc.messages = messages
             self._error = exc
+            self._opcode = -1
             self._buf = b""
             self._parts = []
             self._fragments = []
@@ -314,29 +315,14 @@ class FrameReader:
         while end - pos >= 2:
             b1 = data[pos]
             b2 = data[pos + 1]
-            # Everything the first two bytes tell is checked at once.
-            opcode = b1 & 0x0F
-            fin = b1 & 0x80
-            if b1 & 0x70:
-                raise FrameError(CLOSE_PROTOCOL_ERROR, "RSV bits set without an extension")
+            # Everything the first two bytes tell is checked at once, with a
+            # short way for the usual final text or binary frame.
             if b2 & 0x80:
                 raise FrameError(CLOSE_PROTOCOL_ERROR, "masked frame from the server")
-            length = b2
-            if opcode >= 0x8:
-                if opcode > OP_PONG:
-                    raise FrameError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode}")
-                if not fin:
-                    raise FrameError(CLOSE_PROTOCOL_ERROR, "fragmented control frame")
-                if length > 125:
-                    raise FrameError(CLOSE_PROTOCOL_ERROR, "control frame over 125 bytes")
-            elif opcode > OP_BINARY:
-                raise FrameError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode}")
-            elif opcode == OP_CONT:
-                if not self._opcode:
-                    raise FrameError(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
-            elif self._opcode:
-                raise FrameError(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one")
+            if (b1 != 0x81 and b1 != 0x82) or self._opcode:
+                _check_header(b1, b2, self._opcode)
             start = pos + 2
+            length = b2
             if length == 126:
                 if end - start < 2:
                     break
@@ -349,51 +335,84 @@ class FrameReader:
                 start += 8
                 if length >> 63:
                     raise FrameError(CLOSE_PROTOCOL_ERROR, "64-bit length with the top bit set")
-            # Before a byte of the payload is kept.
-            if opcode == OP_CONT:
-                if self._total + length > max_size:
-                    raise FrameError(CLOSE_TOO_BIG, f"message over {max_size} bytes")
-            elif length > max_size and opcode < 0x8:
+            # Before a byte of the payload is kept. Control frames are not
+            # messages: 125 bytes at most, whatever max_size says. _total is
+            # 0 unless a fragmented message is open.
+            if length > max_size - self._total and not b1 & 0x08:
                 raise FrameError(CLOSE_TOO_BIG, f"message over {max_size} bytes")
             stop = start + length
             if stop > end:
                 need = stop - pos
                 break
             pos = stop
-            if opcode == OP_TEXT:
-                if fin:
-                    messages.append((OP_TEXT, _decode(data, start, stop)))
-                else:
-                    self._opcode = OP_TEXT
-                    self._total = length
-                    self._decoder = codecs.getincrementaldecoder("utf-8")()
-                    self._texts = [self._decode_fragment(data[start:stop], False)]
-            elif opcode == OP_BINARY:
-                if fin:
-                    messages.append((OP_BINARY, data[start:stop]))
-                else:
-                    self._opcode = OP_BINARY
-                    self._total = length
-                    self._fragments = [data[start:stop]]
-            elif opcode == OP_CONT:
-                self._total += length
-                if self._opcode == OP_TEXT:
-                    self._texts.append(self._decode_fragment(data[start:stop], fin != 0))
-                else:
-                    self._fragments.append(data[start:stop])
-                if fin:
-                    messages.append(self._end_message())
+            if b1 == 0x81:
+                try:
+                    if length < _DECODE_IN_PLACE:
+                        text = data[start:stop].decode()
+                    else:
+                        text = str(memoryview(data)[start:stop], "utf-8")
+                except UnicodeDecodeError:
+                    raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message") from None
+                messages.append((OP_TEXT, text))
+            elif b1 == 0x82:
+                messages.append((OP_BINARY, data[start:stop]))
             else:
-                payload = data[start:stop]
-                if opcode == OP_CLOSE:
-                    _check_close(payload)
-                messages.append((opcode, payload))
+                self._frame(b1, data[start:stop], messages)
         # An incomplete header (need == 0) is parsed again when anything
         # comes; an incomplete payload once all of it has come.
         self._need = need
         self._buf = data[pos:] if pos else data
 
+    def _frame(self, b1: int, payload: bytes, messages: list[Message]) -> None:
+        """
+        Handle a frame other than a final text or binary one: a fragment or
+        a control frame. Its header has been checked.
+
+        """
+        opcode = b1 & 0x0F
+        fin = b1 & 0x80 != 0
+        if opcode == OP_CONT:
+            self._total += len(payload)
+            if self._opcode == OP_TEXT:
+                self._texts.append(self._decode_fragment(payload, fin))
+            else:
+                self._fragments.append(payload)
+            if not fin:
+                return
+            message: Message
+            if self._opcode == OP_TEXT:
+                message = (OP_TEXT, "".join(self._texts))
+            else:
+                message = (OP_BINARY, b"".join(self._fragments))
+            messages.append(message)
+            self._opcode = 0
+            self._fragments = []
+            self._texts = []
+            self._total = 0
+            self._decoder = None
+        elif opcode == OP_TEXT:
+            self._opcode = OP_TEXT
+            self._total = len(payload)
+            self._decoder = codecs.getincrementaldecoder("utf-8")()
+            self._texts = [self._decode_fragment(payload, False)]
+        elif opcode == OP_BINARY:
+            self._opcode = OP_BINARY
+            self._total = len(payload)
+            self._fragments = [payload]
+        else:
+            if opcode == OP_CLOSE:
+                _check_close(payload)
+            messages.append((opcode, payload))
+
     def _decode_fragment(self, payload: bytes, final: bool) -> str:
+        """
+        Decode the next fragment of a text message, the last if ``final``.
+
+        Raises:
+            FrameError: If the text so far cannot be the start of valid
+                UTF-8 or, at the end, is not valid UTF-8.
+
+        """
         decoder = self._decoder
         assert decoder is not None
         try:
@@ -408,34 +427,33 @@ class FrameReader:
                 raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message")
         return text
 
-    def _end_message(self) -> Message:
-        message: Message
-        if self._opcode == OP_TEXT:
-            message = (OP_TEXT, "".join(self._texts))
-        else:
-            message = (OP_BINARY, b"".join(self._fragments))
-        self._opcode = 0
-        self._fragments = []
-        self._texts = []
-        self._total = 0
-        self._decoder = None
-        return message
 
-
-def _decode(data: bytes, start: int, stop: int) -> str:
+def _check_header(b1: int, b2: int, opened: int) -> None:
     """
-    Decode the UTF-8 text ``data[start:stop]``.
+    Check the first two bytes of a frame other than a final text or binary
+    frame, or of any frame while the message ``opened`` is fragmented.
 
     Raises:
-        FrameError: If it is not valid UTF-8.
+        FrameError: If the frame may not come.
 
     """
-    try:
-        if stop - start < _DECODE_IN_PLACE:
-            return data[start:stop].decode()
-        return str(memoryview(data)[start:stop], "utf-8")
-    except UnicodeDecodeError:
-        raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message") from None
+    opcode = b1 & 0x0F
+    if b1 & 0x70:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, "RSV bits set without an extension")
+    if opcode >= 0x8:
+        if opcode > OP_PONG:
+            raise FrameError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode}")
+        if not b1 & 0x80:
+            raise FrameError(CLOSE_PROTOCOL_ERROR, "fragmented control frame")
+        if b2 > 125:
+            raise FrameError(CLOSE_PROTOCOL_ERROR, "control frame over 125 bytes")
+    elif opcode > OP_BINARY:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode}")
+    elif opcode == OP_CONT:
+        if not opened:
+            raise FrameError(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
+    elif opened:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one")
 
 
 def _check_close(payload: bytes) -> None:
