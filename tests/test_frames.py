@@ -232,9 +232,19 @@ class TestFrameErrors:
         exc = violation(reader, b"\x01\x06abcdef", b"\x00\x04ghij", b"\x80\x01")
         assert exc.code == 1009
 
-    def test_invalid_utf8(self):
-        """A text message that is not UTF-8 fails with 1007."""
-        assert violation(FrameReader(), b"\x81\x01\xff").code == 1007
+    @pytest.mark.parametrize(
+        "data",
+        [
+            b"\x81\x01\xff",
+            b"\x81\x7e\x00\x80" + b"a" * 127 + b"\xff",
+            b"\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00" + b"a" * 65535 + b"\xff",
+            b"\x81\x02ok\x81\x01\xff",
+        ],
+        ids=["7-bit", "16-bit", "64-bit", "second"],
+    )
+    def test_invalid_utf8(self, data):
+        """A text message that is not UTF-8 fails with 1007, whatever its length."""
+        assert violation(FrameReader(), data).code == 1007
 
     def test_surrogate(self):
         """An encoded surrogate (ED A0 80) is not UTF-8: 1007."""
