@@ -13,34 +13,99 @@ sits on the critical path of every request.
 messages, reassembling fragmented ones. :func:`build_frame` makes one masked
 client frame. Both are pure: no sockets, no threads.
 
-Protocol violations raise websocket-client's
-:exc:`~websocket.WebSocketProtocolException`, with the checks
-websocket-client makes.
+The reader is strict: whatever RFC 6455 says a client must not accept from
+a server raises :exc:`FrameError`, with the close code the client should
+fail the connection with:
+
+* 1002 (protocol error): a masked frame; RSV bits set (no extension is ever
+  negotiated); a reserved opcode; a control frame that is fragmented or
+  longer than 125 bytes; a continuation frame with no message to continue,
+  or a new data message while a fragmented one is still open; a 64-bit
+  length with its most significant bit set; a close frame with a 1-byte
+  payload or a close code that may not be sent (section 7.4).
+* 1007 (invalid data): a text message, or a close reason, that is not
+  valid UTF-8. Fragmented text is checked fragment by fragment, so an
+  invalid sequence fails as soon as the fragment holding it arrives.
+* 1009 (message too big): a message longer than ``max_size``, found from
+  the length a frame header declares, before its payload is buffered.
+
+Lengths in a longer encoding than needed (say, 5 in a 16-bit length) are
+accepted: RFC 6455 5.2 asks senders for the minimal encoding but does not
+ask receivers to check it, and doing so would protect nothing.
 
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import struct
-from typing import List, Tuple
+from typing import List, Tuple, Union
 
-from websocket import ABNF, WebSocketProtocolException
+__all__ = [
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONT",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "FrameError",
+    "FrameReader",
+    "MaskKeys",
+    "Message",
+    "build_frame",
+    "mask",
+]
 
-__all__ = ["FrameReader", "MaskKeys", "build_frame", "mask"]
+OP_CONT = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
 
-OP_CONT = ABNF.OPCODE_CONT
-OP_TEXT = ABNF.OPCODE_TEXT
-OP_BINARY = ABNF.OPCODE_BINARY
-OP_CLOSE = ABNF.OPCODE_CLOSE
-OP_PING = ABNF.OPCODE_PING
-OP_PONG = ABNF.OPCODE_PONG
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_INVALID_DATA = 1007
+CLOSE_TOO_BIG = 1009
 
-_OPCODES = frozenset(ABNF.OPCODES)
+# Close codes a peer may send (RFC 6455 7.4.1 and the IANA registry): 1004
+# is reserved, and 1005, 1006 and 1015 only ever stand for a missing code in
+# an API; 3000-4999 belong to libraries, frameworks and applications.
+_CLOSE_CODES = frozenset(range(1000, 1004)) | frozenset(range(1007, 1015))
+
 _pack_16 = struct.Struct("!BBH").pack
 _pack_64 = struct.Struct("!BBQ").pack
 
-Message = Tuple[int, bytes]
+# Payloads at least this long are decoded straight from the receive buffer:
+# slicing them out first would cost more than the decoding itself.
+_DECODE_IN_PLACE = 65536
+
+#: One message: ``(OP_TEXT, str)``, or ``(opcode, bytes)`` for binary
+#: messages and control frames.
+Message = Tuple[int, Union[str, bytes]]
+
+
+class FrameError(Exception):
+    """
+    The server broke RFC 6455: the connection must be failed.
+
+    Attributes:
+        code: The close code to fail the connection with: 1002 (protocol
+            error), 1007 (invalid data) or 1009 (message too big).
+        reason: What was wrong, in a few words; fit for a close frame.
+        messages: The messages completed by the bytes before the bad frame,
+            in order, which the caller should still handle.
+
+    """
+
+    def __init__(self, code: int, reason: str, messages: list[Message] | None = None) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+        self.messages: list[Message] = [] if messages is None else messages
+
+    def __str__(self) -> str:
+        return f"{self.reason} (close code {self.code})"
 
 
 def _mask(key: bytes, data: bytes) -> bytes:
@@ -120,18 +185,39 @@ class FrameReader:
     """
     Turn the bytes received from the server into messages.
 
-    :meth:`feed` returns every message completed by the bytes given so far,
-    as ``(opcode, payload)`` pairs: text and binary messages, reassembled
-    from their fragments, and control frames (ping, pong, close) as they
-    come. Bytes of an incomplete frame are kept until the rest arrives;
-    they are only joined once the frame is complete, so a large message
-    received in many pieces is copied once.
+    :meth:`feed` returns every message completed by the bytes given so far:
+    text and binary messages, reassembled from their fragments, and control
+    frames (ping, pong, close) as they come. Bytes of an incomplete frame
+    are kept until the rest arrives; they are only joined once the frame is
+    complete, so a large message received in many pieces is copied once.
+
+    Memory stays bounded by ``max_size``: a frame is checked against it as
+    soon as its header is read, before any of its payload is kept.
+
+    Args:
+        max_size: The longest message accepted, in bytes (of its payload,
+            summed over its fragments); :obj:`None` for no limit.
 
     """
 
-    __slots__ = ("_buf", "_parts", "_size", "_need", "_fragments", "_fragments_opcode")
+    __slots__ = (
+        "_max",
+        "_buf",
+        "_parts",
+        "_size",
+        "_need",
+        "_opcode",
+        "_fragments",
+        "_texts",
+        "_total",
+        "_decoder",
+        "_error",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int | None = 2**24) -> None:
+        # A 64-bit length above 2**63 - 1 is an error of its own: no
+        # declared length reaches 2**63.
+        self._max = 1 << 63 if max_size is None else max_size
         # Unparsed bytes: _buf, then the pieces in _parts (_size bytes),
         # which are only worth joining once there are _need bytes. _parts
         # is empty whenever _buf is.
@@ -139,17 +225,34 @@ class FrameReader:
         self._parts: list[bytes] = []
         self._size = 0
         self._need = 0
-        # The payloads of a fragmented message received so far.
-        self._fragments: list[bytes] | None = None
-        self._fragments_opcode = 0
+        # The fragmented message under way, if any: its opcode (0 if none,
+        # -1 once the reader is dead, which keeps it off the short way in
+        # feed()); the payloads of its fragments so far (binary) or their
+        # text (text, decoded as they come, with the UTF-8 decoder that holds
+        # a code point split between two fragments); their total length in
+        # bytes.
+        self._opcode = 0
+        self._fragments: list[bytes] = []
+        self._texts: list[str] = []
+        self._total = 0
+        self._decoder: codecs.IncrementalDecoder | None = None
+        # Set once the server broke the protocol: the reader is dead.
+        self._error: FrameError | None = None
 
     def feed(self, data: bytes) -> list[Message]:
         """
         Add ``data`` to the stream; return the messages it completes.
 
+        Returns:
+            The messages completed, in order: ``(OP_TEXT, str)`` for text
+            messages, ``(opcode, bytes)`` for binary messages and control
+            frames. Close frames are checked but returned as they are.
+
         Raises:
-            WebSocketProtocolException: If the server broke the protocol.
-                The stream cannot be trusted after that.
+            FrameError: If the server broke the protocol. The messages
+                completed before the bad frame are in its ``messages``. The
+                stream cannot be trusted after that: every later call raises
+                :exc:`FrameError` again, with no messages.
 
         """
         if self._buf:
@@ -161,23 +264,65 @@ class FrameReader:
             data = b"".join([self._buf, *self._parts, data])
             self._parts = []
             self._size = 0
-        elif len(data) > 2 and data[0] == 0x81 and self._fragments is None:
-            # The usual case: exactly one whole, unmasked text frame.
+        elif len(data) > 2 and data[0] == 0x81 and not self._opcode:
+            # The usual case: exactly one whole, unmasked text frame. (A
+            # dead reader never comes here: its _opcode stays -1.)
             length = data[1]
             if length < 126:
-                if len(data) == 2 + length:
-                    return [(OP_TEXT, data[2:])]
-            elif length == 126 and len(data) == 4 + int.from_bytes(data[2:4], "big"):
-                return [(OP_TEXT, data[4:])]
+                if len(data) == 2 + length and length <= self._max:
+                    try:
+                        return [(OP_TEXT, data[2:].decode())]
+                    except UnicodeDecodeError:
+                        pass  # reported below
+            elif (
+                length == 126
+                and len(data) == 4 + int.from_bytes(data[2:4], "big")
+                and len(data) - 4 <= self._max
+            ):
+                try:
+                    return [(OP_TEXT, data[4:].decode())]
+                except UnicodeDecodeError:
+                    pass  # reported below
+        if self._error is not None:
+            raise FrameError(self._error.code, self._error.reason)
         messages: list[Message] = []
+        try:
+            self._parse(data, messages)
+        except FrameError as exc:
+            exc.messages = messages
+            self._error = exc
+            self._opcode = -1
+            self._buf = b""
+            self._parts = []
+            self._fragments = []
+            self._texts = []
+            self._decoder = None
+            raise
+        return messages
+
+    # Private methods
+
+    def _parse(self, data: bytes, messages: list[Message]) -> None:
+        """
+        Read the frames in ``data``, the unparsed bytes so far, into
+        ``messages``; keep what is left of it for later.
+
+        """
         end = len(data)
         pos = 0
         need = 0
+        max_size = self._max
         while end - pos >= 2:
             b1 = data[pos]
             b2 = data[pos + 1]
+            # Everything the first two bytes tell is checked at once, with a
+            # short way for the usual final text or binary frame.
+            if b2 & 0x80:
+                raise FrameError(CLOSE_PROTOCOL_ERROR, "masked frame from the server")
+            if (b1 != 0x81 and b1 != 0x82) or self._opcode:
+                _check_header(b1, b2, self._opcode)
             start = pos + 2
-            length = b2 & 0x7F
+            length = b2
             if length == 126:
                 if end - start < 2:
                     break
@@ -188,51 +333,146 @@ class FrameReader:
                     break
                 length = int.from_bytes(data[start : start + 8], "big")
                 start += 8
-            key = b""
-            if b2 & 0x80:
-                # Servers must not mask; websocket-client accepts it anyway.
-                if end - start < 4:
-                    break
-                key = data[start : start + 4]
-                start += 4
+                if length >> 63:
+                    raise FrameError(CLOSE_PROTOCOL_ERROR, "64-bit length with the top bit set")
+            # Before a byte of the payload is kept. Control frames are not
+            # messages: 125 bytes at most, whatever max_size says. _total is
+            # 0 unless a fragmented message is open.
+            if length > max_size - self._total and not b1 & 0x08:
+                raise FrameError(CLOSE_TOO_BIG, f"message over {max_size} bytes")
             stop = start + length
             if stop > end:
                 need = stop - pos
                 break
-            payload = data[start:stop]
-            if key:
-                payload = mask(key, payload)
             pos = stop
-            self._frame(b1, payload, messages)
+            if b1 == 0x81:
+                try:
+                    if length < _DECODE_IN_PLACE:
+                        text = data[start:stop].decode()
+                    else:
+                        text = str(memoryview(data)[start:stop], "utf-8")
+                except UnicodeDecodeError:
+                    raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message") from None
+                messages.append((OP_TEXT, text))
+            elif b1 == 0x82:
+                messages.append((OP_BINARY, data[start:stop]))
+            else:
+                self._frame(b1, data[start:stop], messages)
         # An incomplete header (need == 0) is parsed again when anything
         # comes; an incomplete payload once all of it has come.
         self._need = need
         self._buf = data[pos:] if pos else data
-        return messages
 
     def _frame(self, b1: int, payload: bytes, messages: list[Message]) -> None:
-        fin = b1 & 0x80
+        """
+        Handle a frame other than a final text or binary one: a fragment or
+        a control frame. Its header has been checked.
+
+        """
         opcode = b1 & 0x0F
-        if b1 & 0x70:
-            raise WebSocketProtocolException("rsv is not implemented, yet")
-        if opcode == OP_TEXT or opcode == OP_BINARY:
-            if self._fragments is not None:
-                raise WebSocketProtocolException("Illegal frame")
-            if fin:
-                messages.append((opcode, payload))
+        fin = b1 & 0x80 != 0
+        if opcode == OP_CONT:
+            self._total += len(payload)
+            if self._opcode == OP_TEXT:
+                self._texts.append(self._decode_fragment(payload, fin))
             else:
-                self._fragments = [payload]
-                self._fragments_opcode = opcode
-        elif opcode == OP_CONT:
-            if self._fragments is None:
-                raise WebSocketProtocolException("Illegal frame")
-            self._fragments.append(payload)
-            if fin:
-                messages.append((self._fragments_opcode, b"".join(self._fragments)))
-                self._fragments = None
-        elif opcode in _OPCODES:
-            # Control frames are rare: let websocket-client check them.
-            ABNF(fin >> 7, 0, 0, 0, opcode, 0, payload).validate(skip_utf8_validation=True)
-            messages.append((opcode, payload))
+                self._fragments.append(payload)
+            if not fin:
+                return
+            message: Message
+            if self._opcode == OP_TEXT:
+                message = (OP_TEXT, "".join(self._texts))
+            else:
+                message = (OP_BINARY, b"".join(self._fragments))
+            messages.append(message)
+            self._opcode = 0
+            self._fragments = []
+            self._texts = []
+            self._total = 0
+            self._decoder = None
+        elif opcode == OP_TEXT:
+            self._opcode = OP_TEXT
+            self._total = len(payload)
+            self._decoder = codecs.getincrementaldecoder("utf-8")()
+            self._texts = [self._decode_fragment(payload, False)]
+        elif opcode == OP_BINARY:
+            self._opcode = OP_BINARY
+            self._total = len(payload)
+            self._fragments = [payload]
         else:
-            raise WebSocketProtocolException(f"Invalid opcode {opcode!r}")
+            if opcode == OP_CLOSE:
+                _check_close(payload)
+            messages.append((opcode, payload))
+
+    def _decode_fragment(self, payload: bytes, final: bool) -> str:
+        """
+        Decode the next fragment of a text message, the last if ``final``.
+
+        Raises:
+            FrameError: If the text so far cannot be the start of valid
+                UTF-8 or, at the end, is not valid UTF-8.
+
+        """
+        decoder = self._decoder
+        assert decoder is not None
+        try:
+            text = decoder.decode(payload, final)
+        except UnicodeDecodeError:
+            raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message") from None
+        if not final:
+            # CPython's decoder waits for a third byte after ED A0-ED BF,
+            # which can only make a surrogate, never valid UTF-8: fail now.
+            pending = decoder.getstate()[0]
+            if pending[:1] == b"\xed" and pending[1:2] >= b"\xa0":
+                raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message")
+        return text
+
+
+def _check_header(b1: int, b2: int, opened: int) -> None:
+    """
+    Check the first two bytes of a frame other than a final text or binary
+    frame, or of any frame while the message ``opened`` is fragmented.
+
+    Raises:
+        FrameError: If the frame may not come.
+
+    """
+    opcode = b1 & 0x0F
+    if b1 & 0x70:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, "RSV bits set without an extension")
+    if opcode >= 0x8:
+        if opcode > OP_PONG:
+            raise FrameError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode}")
+        if not b1 & 0x80:
+            raise FrameError(CLOSE_PROTOCOL_ERROR, "fragmented control frame")
+        if b2 > 125:
+            raise FrameError(CLOSE_PROTOCOL_ERROR, "control frame over 125 bytes")
+    elif opcode > OP_BINARY:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode}")
+    elif opcode == OP_CONT:
+        if not opened:
+            raise FrameError(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
+    elif opened:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one")
+
+
+def _check_close(payload: bytes) -> None:
+    """
+    Check the payload of a close frame: empty, or a valid close code and a
+    UTF-8 reason.
+
+    Raises:
+        FrameError: If it is not.
+
+    """
+    if not payload:
+        return
+    if len(payload) == 1:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload")
+    code = int.from_bytes(payload[:2], "big")
+    if code not in _CLOSE_CODES and not 3000 <= code <= 4999:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, f"invalid close code {code}")
+    try:
+        payload[2:].decode()
+    except UnicodeDecodeError:
+        raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a close reason") from None

@@ -26,7 +26,7 @@ import websocket
 from websocket import ABNF
 
 from ._deadline import Deadline
-from ._frames import FrameReader, MaskKeys, build_frame
+from ._frames import FrameError, FrameReader, MaskKeys, build_frame
 from ._redact import redact_frame
 from ._transport import WriteTimeout, describe, wrap
 from .errors import ConnectionClosed, RequestTimeout
@@ -328,7 +328,13 @@ class Connection:
                     raise websocket.WebSocketConnectionClosedException(
                         "connection closed by the server without a close frame"
                     )
-                for opcode, payload in frames.feed(data):
+                failure: FrameError | None = None
+                try:
+                    messages = frames.feed(data)
+                except FrameError as exc:
+                    # The messages before the bad frame are still handled.
+                    messages, failure = exc.messages, exc
+                for opcode, payload in messages:
                     if opcode == _OP_TEXT:
                         self._dispatch(payload, woken)
                     elif opcode == _OP_BINARY:
@@ -336,19 +342,36 @@ class Connection:
                     elif opcode == _OP_PING:
                         # Writing may block: wake the callers first.
                         _wake(woken)
+                        assert isinstance(payload, bytes)
                         self._send_control(payload, _OP_PONG)
                     elif opcode == _OP_PONG:
                         self._pong.set()
                     else:
-                        assert opcode == _OP_CLOSE
+                        assert opcode == _OP_CLOSE and isinstance(payload, bytes)
                         _wake(woken)
                         self._on_close_frame(payload)
                         return
                 _wake(woken)
+                if failure is not None:
+                    raise failure
         except Exception as exc:
             with self._state_lock:
                 if self._exc is None and not self._closing:
                     self._exc = exc
+            if isinstance(exc, FrameError) and not self._closing:
+                # Fail the connection with the close code (RFC 6455 7.1.7),
+                # if the socket takes the frame at once: no waiting on a
+                # peer that broke the protocol.
+                _wake(woken)
+                if self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
+                    try:
+                        close = exc.code.to_bytes(2, "big") + exc.reason.encode()[:123]
+                        frame = build_frame(_OP_CLOSE, close, self._mask_keys.next())
+                        self._io.sendall(frame, Deadline(0.0))
+                    except (OSError, WriteTimeout):
+                        pass  # the connection is failed anyway
+                    finally:
+                        self._send_lock.release()
             if not self._closing:
                 logger.debug("connection to %s lost: %s", self.url, describe(exc))
         finally:
@@ -369,7 +392,7 @@ class Connection:
             self.pending.fail_all(self._closed_exc())
             self._pong.set()  # wake the keepalive thread
 
-    def _dispatch(self, data: bytes, woken: list[Slot]) -> None:
+    def _dispatch(self, data: str | bytes, woken: list[Slot]) -> None:
         # Never raises: a bad frame must not stop the reader.
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("received %s", redact_frame(data))
