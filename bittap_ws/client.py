@@ -42,6 +42,15 @@ def _positive(instance: Any, attribute: Any, value: Any) -> None:
         raise ValueError(f"{attribute.name} must be positive, not {value!r}")
 
 
+def _size_or_none(instance: Any, attribute: Any, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{attribute.name} must be an int or None, not {value!r}")
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, not {value!r}")
+
+
 def _optional_text(instance: Any, attribute: Any, value: Any) -> None:
     # The message names the field, never its value: it may be a secret.
     if value is not None and (not isinstance(value, str) or not value):
@@ -84,6 +93,14 @@ class Client:
             server's ``retryAfter`` has not passed or the latest
             ``rateLimits`` are at their limit in a window that has not
             ended; see :exc:`RateLimitError`.
+        api_key: The API key, for LOGIN and the private streams.
+        api_secret: The API secret that signs LOGIN; never shown in a
+            repr, an exception or a log.
+        signer: ``signer(api_secret, timestamp_ms)`` returns the LOGIN
+            signature; :func:`~bittap_ws.sign_login` by default.
+        max_size: The largest message accepted, in bytes; a larger one
+            fails the connection with close code 1009. :obj:`None` for no
+            limit.
 
     Raises:
         ValueError: If ``url`` is not a ``ws://`` or ``wss://`` URL, or a
@@ -121,6 +138,7 @@ class Client:
     signer: Callable[[str, int], str] | None = attrs.field(
         default=None, kw_only=True, repr=False
     )
+    max_size: int | None = attrs.field(default=2**24, kw_only=True, validator=_size_or_none)
 
     _session: Session = attrs.field(init=False)
     _calls: Calls = attrs.field(init=False)
@@ -135,6 +153,7 @@ class Client:
             ping_timeout=self.ping_timeout,
             ssl_context=self.ssl_context,
             resume_timeout=self.resume_timeout,
+            max_size=self.max_size,
         )
         self._calls = Calls(self._session, self.rate_limit_guard)
         # Weakly, so that a client dropped without close() is freed at once,

@@ -85,6 +85,8 @@ class Connection:
     on_event: Callable[[Event], None] | None = None
     on_close: Callable[[Connection], None] | None = None
     generation: int = 0
+    #: The largest message accepted, in bytes, or None for no limit.
+    max_size: int | None = 2**24
     #: Whether the server answered anything on this connection.
     answered: bool = attrs.field(init=False, default=False)
 
@@ -315,7 +317,7 @@ class Connection:
 
     def _read_loop(self) -> None:
         recv = self._io.recv
-        frames = FrameReader()
+        frames = FrameReader(self.max_size)
         # Callers whose answers were read but who are not woken yet: they
         # are woken right before the next blocking recv(), which releases
         # the GIL, so that they need not wait for it; and, if the loop

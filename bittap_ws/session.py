@@ -97,6 +97,7 @@ class Session:
     ping_timeout: float | None
     ssl_context: ssl.SSLContext | None
     resume_timeout: float
+    max_size: int | None = 2**24
     on_event: Callable[[Event], None] | None = None
 
     # _state_lock guards _state, _conn, _attempt and the restore thread; it
@@ -265,6 +266,7 @@ class Session:
             on_event=self.on_event,
             on_close=_weak_on_close(self),
             generation=self._generation,
+            max_size=self.max_size,
         )
         conn.start()
         # _failures is reset when this connection proves itself: see
