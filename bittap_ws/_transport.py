@@ -27,7 +27,6 @@ __all__ = [
     "Attempt",
     "Plain",
     "TLS",
-    "WriteError",
     "WriteTimeout",
     "describe",
     "open_websocket",
@@ -44,22 +43,6 @@ class WriteTimeout(Exception):
 
     def __init__(self, sent: int) -> None:
         super().__init__(f"write timed out after {sent} bytes")
-        self.sent = sent
-
-
-class WriteError(OSError):
-    """
-    The connection failed during a write, after ``sent`` bytes of the data
-    went out. Raised from the :exc:`OSError` that says why, with its
-    ``errno`` and ``strerror``.
-
-    """
-
-    def __init__(self, exc: OSError, sent: int) -> None:
-        if exc.errno is None:
-            super().__init__(str(exc))
-        else:
-            super().__init__(exc.errno, exc.strerror)
         self.sent = sent
 
 
@@ -83,37 +66,30 @@ class Plain:
 
         Raises:
             WriteTimeout: If ``deadline`` passes first.
-            WriteError: If the connection has ended.
+            OSError: If the connection has ended.
 
         """
         if _MSG_DONTWAIT is None:  # pragma: no cover - Windows
-            try:
-                self.sock.sendall(data)
-            except OSError as exc:
-                raise WriteError(exc, 0) from exc  # how much went out is unknown
+            self.sock.sendall(data)
             return
         sock = self.sock
-        sent = 0
         try:
+            # The usual case: the buffer has room for the whole frame.
+            sent = sock.send(data, _MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        view = memoryview(data)[sent:]
+        while view:
+            remaining = deadline.remaining()
+            if remaining == 0.0:
+                raise WriteTimeout(len(data) - len(view))
+            _wait_writable(sock, remaining)
             try:
-                # The usual case: the buffer has room for all of it.
-                sent = sock.send(data, _MSG_DONTWAIT)
+                view = view[sock.send(view, _MSG_DONTWAIT) :]
             except BlockingIOError:
                 pass
-            if sent == len(data):
-                return
-            view = memoryview(data)
-            while sent < len(data):
-                remaining = deadline.remaining()
-                if remaining == 0.0:
-                    raise WriteTimeout(sent)
-                _wait_writable(sock, remaining)
-                try:
-                    sent += sock.send(view[sent:], _MSG_DONTWAIT)
-                except BlockingIOError:
-                    pass
-        except OSError as exc:
-            raise WriteError(exc, sent) from exc
 
     def close(self) -> None:
         self.sock.close()
@@ -171,32 +147,28 @@ class TLS:
 
         Raises:
             WriteTimeout: If ``deadline`` passes first.
-            WriteError: If the connection has ended.
+            OSError: If the connection has ended.
 
         """
         view = memoryview(data)
-        try:
-            while view:
-                with self.lock:
-                    try:
-                        # After a "want" error, SSL_write must be called
-                        # again with the same bytes: the view only moves on
-                        # success.
-                        view = view[self.sock.send(view) :]
-                        continue
-                    except ssl.SSLWantWriteError:
-                        readable = False
-                    except ssl.SSLWantReadError:  # pragma: no cover - renegotiation
-                        readable = True
-                if self.closed.is_set():
-                    raise OSError("the connection has ended")
-                remaining = deadline.remaining()
-                if remaining == 0.0:
-                    raise WriteTimeout(len(data) - len(view))
-                # A bounded wait: the reader may close the socket meanwhile.
-                self._wait(readable, 1.0 if remaining is None else min(1.0, remaining))
-        except OSError as exc:
-            raise WriteError(exc, len(data) - len(view)) from exc
+        while view:
+            with self.lock:
+                try:
+                    # After a "want" error, SSL_write must be called again
+                    # with the same bytes: the view only moves on success.
+                    view = view[self.sock.send(view) :]
+                    continue
+                except ssl.SSLWantWriteError:
+                    readable = False
+                except ssl.SSLWantReadError:  # pragma: no cover - renegotiation
+                    readable = True
+            if self.closed.is_set():
+                raise OSError("the connection has ended")
+            remaining = deadline.remaining()
+            if remaining == 0.0:
+                raise WriteTimeout(len(data) - len(view))
+            # A bounded wait: the reader may close the socket meanwhile.
+            self._wait(readable, 1.0 if remaining is None else min(1.0, remaining))
 
     def close(self) -> None:
         with self.lock:
@@ -326,8 +298,6 @@ def describe(exc: BaseException) -> str:
     Describe ``exc`` in one line: its type, and its message if any.
 
     """
-    if isinstance(exc, WriteError) and isinstance(exc.__cause__, OSError):
-        exc = exc.__cause__
     text = str(exc)
     name = type(exc).__name__
     return f"{name}: {text}" if text else name

@@ -7,9 +7,6 @@ and, whenever the connection ends for any reason, fails every waiting caller
 with :exc:`~bittap_ws.errors.ConnectionClosed` at once.
 
 Writes from any thread go through one send lock, so frames never interleave.
-A caller that finds the lock taken leaves its frame in a queue instead of
-waiting for the lock: the thread that holds it writes every queued frame
-with its own, in one system call (see :meth:`Connection.request`).
 
 websocket-client opens the connection; frames are then read and written
 with :mod:`bittap_ws._frames`, which costs the reader thread, on the path of
@@ -22,7 +19,6 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections import deque
 from typing import Any, Callable
 
 import attrs
@@ -32,7 +28,7 @@ from websocket import ABNF
 from ._deadline import Deadline
 from ._frames import FrameReader, MaskKeys, build_frame
 from ._redact import redact_frame
-from ._transport import WriteError, WriteTimeout, describe, wrap
+from ._transport import WriteTimeout, describe, wrap
 from .errors import ConnectionClosed, RequestTimeout
 from .pending import Pending, Slot, copy_closed
 from .protocol import Ack, BadReply, Event, Reply, Response, Unroutable, decode
@@ -43,10 +39,6 @@ logger = logging.getLogger("bittap_ws")
 
 # How long close() waits to send its close frame and for the reader to end.
 CLOSE_TIMEOUT = 2.0
-
-# How many times a writer writes what was queued meanwhile before it hands
-# the send lock over to a queued caller.
-DRAIN_ROUNDS = 64
 
 # Bytes asked from the socket in one recv() by the reader.
 RECV_BUFSIZE = 65536
@@ -77,12 +69,7 @@ class Connection:
     Locks:
 
     * ``_send_lock`` serializes writes to the socket, and guards
-      ``_mask_keys``. It is held only while frames are built and written.
-      Its holder may hand it, still held, to the first caller in
-      ``_queue`` (see :meth:`_release`); every release goes through
-      :meth:`_release`, so that no queued frame is left without a writer.
-    * ``_queue_lock`` guards ``_queue`` and the ``handed`` flag of its
-      entries. It is never held while doing I/O or waiting.
+      ``_mask_keys``. It is held only while a frame is built and written.
     * ``_state_lock`` guards ``_closing`` and ``_exc``. It is never held
       while doing I/O.
     * On a TLS connection, ``TLS.lock`` is held around each call into the
@@ -107,8 +94,6 @@ class Connection:
     _io: Any = attrs.field(init=False)
     _send_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _mask_keys: MaskKeys = attrs.field(init=False, factory=MaskKeys)
-    _queue: deque[_Queued] = attrs.field(init=False, factory=deque)
-    _queue_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _closing: bool = attrs.field(init=False, default=False)
     _exc: BaseException | None = attrs.field(init=False, default=None)
@@ -172,21 +157,10 @@ class Connection:
         The slot for the answer is registered before the request is sent
         and removed on every way out, including an interrupt.
 
-        When another thread is writing, the frame is queued and that thread
-        writes it, with every other queued frame, in one system call; the
-        caller just waits for its answer. The writer tells each caller
-        whose frame it could not write through the caller's slot: with
-        :exc:`NotSent` when none of the frame went out, with
-        :exc:`ConnectionClosed` when the connection failed after some of it
-        did. A frame still queued at the caller's deadline is taken out of
-        the queue and never written.
-
         Returns:
             The decoded answer, as given to :meth:`Pending.resolve`.
 
         Raises:
-            NotSent: If the connection had ended before any of the request
-                was written.
             ConnectionClosed: If the connection ends before the answer came.
             RequestTimeout: If no answer came before ``deadline``. A later
                 answer is dropped by the reader.
@@ -197,15 +171,14 @@ class Connection:
         except ConnectionClosed as exc:
             raise copy_closed(exc, NotSent) from exc.__cause__
         try:
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("sending %s", redact_frame(text))
-            self._submit(_Queued(request_id, _OP_TEXT, text.encode(), deadline, slot))
+            if self.send(text, _OP_TEXT, deadline):
+                slot.wait(deadline.remaining())
         finally:
             # A filled slot was taken out of the table when it was filled.
             if not slot.filled:
                 self.pending.discard(request_id)
-        # Once the slot is discarded, no other thread can fill it: what it
-        # holds now is final, even if the answer raced with the timeout.
+        # Once the slot is discarded, the reader can no longer fill it: what
+        # it holds now is final, even if the answer raced with the timeout.
         if slot.exc is not None:
             raise slot.exc
         if not slot.filled:
@@ -214,24 +187,44 @@ class Connection:
 
     def send(self, data: str | bytes, opcode: int, deadline: Deadline) -> bool:
         """
-        Write one frame that expects no answer, and wait until it is written.
+        Write one frame.
 
         Returns:
-            :obj:`False` if it was not written before ``deadline``; the
-            connection is torn down if part of it was.
+            :obj:`False` if the send lock could not be had before
+            ``deadline``: nothing was sent.
 
         Raises:
-            NotSent: If the connection had ended before any of the frame
-                was written.
-            ConnectionClosed: If the connection ended while writing it.
+            ConnectionClosed: If the connection has ended or ends while
+                writing; it is then torn down.
 
         """
+        if opcode == _OP_TEXT and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("sending %s", redact_frame(data))
         payload = data.encode() if isinstance(data, str) else data
-        slot = Slot()
-        self._submit(_Queued(None, opcode, payload, deadline, slot))
-        if slot.exc is not None:
-            raise slot.exc
-        return slot.filled
+        # Try without a timeout first: reading the clock costs more.
+        if not self._send_lock.acquire(False) and not deadline.acquire(self._send_lock):
+            return False
+        try:
+            if self.closed:
+                exc = self._closed_exc()
+                raise copy_closed(exc, NotSent) from exc.__cause__
+            self._io.sendall(build_frame(opcode, payload, self._mask_keys.next()), deadline)
+        except WriteTimeout as exc:
+            if exc.sent:
+                # Part of the frame is on the wire: the stream is broken.
+                self._abort(TimeoutError(f"peer stopped reading: {exc}"))
+            return False
+        except OSError as exc:
+            self._abort(exc)
+            raise self._closed_exc() from exc
+        except BaseException as exc:
+            # Interrupted (Ctrl-C) in the middle of a write: part of the
+            # frame may be on the wire and the stream can't be trusted.
+            self._abort(exc)
+            raise
+        finally:
+            self._send_lock.release()
+        return True
 
     def close(self) -> None:
         """
@@ -252,10 +245,14 @@ class Connection:
         if first and not self._closed.is_set():
             # Best effort, within CLOSE_TIMEOUT: a peer that stopped reading
             # must not block close(), nor a writer stuck because of it.
-            try:
-                self.send(b"\x03\xe8", _OP_CLOSE, Deadline(CLOSE_TIMEOUT / 2))
-            except ConnectionClosed:
-                pass  # the connection is ending anyway
+            if self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
+                try:
+                    frame = build_frame(_OP_CLOSE, b"\x03\xe8", self._mask_keys.next())
+                    self._io.sendall(frame, Deadline(CLOSE_TIMEOUT / 2))
+                except (OSError, WriteTimeout):
+                    pass  # the connection is ending anyway
+                finally:
+                    self._send_lock.release()
         self._shutdown()
         self.join(deadline.remaining())
 
@@ -273,197 +270,6 @@ class Connection:
                 thread.join(deadline.remaining())
 
     # Private methods
-
-    def _submit(self, entry: _Queued) -> None:
-        """
-        Have the frame of ``entry`` written, by this thread or by the one
-        writing now, and wait on ``entry.slot`` until it is set or
-        ``entry.deadline`` passes.
-
-        """
-        slot = entry.slot
-        deadline = entry.deadline
-        queued = None
-        try:
-            if self._send_lock.acquire(False):
-                self._write_all(entry)
-            else:
-                queued = self._enqueue(entry)
-            while not slot.wait(deadline.remaining(), entry.is_handed):
-                if not entry.handed:
-                    break  # the deadline passed
-                # The writer handed the send lock over: write the queue.
-                queued = None
-                self._write_all(None)
-        finally:
-            # A frame still queued at a timeout or an interrupt must never
-            # go out.
-            if queued is not None:
-                self._withdraw(queued)
-
-    def _enqueue(self, entry: _Queued) -> _Queued | None:
-        """
-        Queue ``entry`` for the thread holding the send lock; or, if the
-        lock is free by now, take it and write.
-
-        Returns:
-            ``entry`` if it was queued, :obj:`None` if this thread wrote it.
-
-        """
-        with self._queue_lock:
-            self._queue.append(entry)
-        # The holder may have released the lock before the entry was in the
-        # queue: try again. Every release looks at the queue afterwards (see
-        # _release), so the entry cannot be left without a writer.
-        if not self._send_lock.acquire(False):
-            return entry
-        self._write_all(None)
-        return None
-
-    def _withdraw(self, entry: _Queued) -> None:
-        """
-        Take ``entry`` out of the queue if no writer took it yet; if the send
-        lock was handed to it meanwhile, pass the lock on.
-
-        """
-        with self._queue_lock:
-            handed = entry.handed
-            entry.handed = False
-            try:
-                self._queue.remove(entry)
-            except ValueError:
-                pass  # taken by a writer
-        if handed:
-            self._release()
-
-    def _write_all(self, first: _Queued | None) -> None:
-        """
-        Write ``first`` and every queued frame, then release the send lock.
-
-        Requires holding the send lock.
-
-        """
-        assert self._send_lock.locked()
-        try:
-            batch = [] if first is None else [first]
-            for _ in range(DRAIN_ROUNDS):
-                # Read without the lock: a single thread never finds a
-                # queue, and an entry missed here is seen by _release.
-                if self._queue:
-                    with self._queue_lock:
-                        for entry in self._queue:
-                            entry.handed = False
-                        batch.extend(self._queue)
-                        self._queue.clear()
-                if not batch:
-                    break
-                self._write_batch(batch)
-                batch = []
-        finally:
-            self._release()
-
-    def _write_batch(self, batch: list[_Queued]) -> None:
-        """
-        Write the frames of ``batch`` in as few system calls as can be, and
-        settle each one that is not a request.
-
-        Requires holding the send lock. The frames go out by the earliest
-        deadline among them. When it passes between two frames, the stream
-        is intact: the frames whose deadline passed are dropped and the
-        rest go out by the next deadline. When it passes inside a frame, or
-        the connection fails, the stream is broken and the connection fails:
-        the callers of the frames not begun get :exc:`NotSent`.
-
-        """
-        assert self._send_lock.locked()
-        if self.closed:
-            self._fail(batch, None, None)
-            return
-        next_key = self._mask_keys.next
-        frames = [build_frame(e.opcode, e.payload, next_key()) for e in batch]
-        while True:
-            data = frames[0] if len(frames) == 1 else b"".join(frames)
-            error: BaseException | None = None
-            try:
-                self._io.sendall(data, _earliest(batch))
-                _settle_written(batch)
-                return
-            except WriteTimeout as exc:
-                sent = exc.sent
-            except OSError as exc:
-                sent = exc.sent if isinstance(exc, WriteError) else 0
-                error = exc
-            except BaseException as exc:
-                # Interrupted (Ctrl-C) in the middle of a write: how much
-                # went out is unknown and the stream can't be trusted.
-                self._abort(exc)
-                raise
-            # The frames written whole are sent; their requests wait for
-            # their answers.
-            done = 0
-            while done < len(frames) and sent >= len(frames[done]):
-                sent -= len(frames[done])
-                done += 1
-            _settle_written(batch[:done])
-            batch, frames = batch[done:], frames[done:]
-            if error is None and sent == 0:
-                # The deadline passed between two frames. Drop the frames
-                # whose callers gave up, and go on with the others.
-                kept = [i for i, e in enumerate(batch) if not e.deadline.expired()]
-                batch = [batch[i] for i in kept]
-                frames = [frames[i] for i in kept]
-                if not batch:
-                    return
-                continue
-            if error is None:
-                error = TimeoutError(f"peer stopped reading: write timed out after {sent} bytes")
-            self._fail(batch[1:] if sent else batch, batch[0] if sent else None, error)
-            return
-
-    def _fail(
-        self, unsent: list[_Queued], cut: _Queued | None, error: BaseException | None
-    ) -> None:
-        """
-        Fail the connection with ``error`` (unless it has ended already):
-        tell the callers of ``unsent`` that their frames never went out,
-        and the caller of ``cut``, if any, that its frame was cut short.
-
-        """
-        if error is not None:
-            with self._state_lock:
-                if self._exc is None:
-                    self._exc = error
-        closed = self._closed_exc()
-        # Before the reader fails every pending request with the bare
-        # ConnectionClosed: these were not sent.
-        for entry in unsent:
-            _settle(entry, self.pending, copy_closed(closed, NotSent))
-        if cut is not None and cut.request_id is None:
-            _settle(cut, self.pending, closed)
-        if error is not None:
-            self._abort(error)
-
-    def _release(self) -> None:
-        """
-        Release the send lock, or hand it over to the first queued caller.
-
-        Requires holding the send lock. A frame queued while it was held is
-        never left behind: either its caller is handed the lock, or the lock
-        is released and the queue looked at again.
-
-        """
-        while True:
-            if self._queue:
-                with self._queue_lock:
-                    head = self._queue[0] if self._queue else None
-                    if head is not None:
-                        head.handed = True
-                if head is not None:
-                    head.slot.nudge()
-                    return
-            self._send_lock.release()
-            if not self._queue or not self._send_lock.acquire(False):
-                return
 
     def _abort(self, exc: BaseException) -> None:
         with self._state_lock:
@@ -589,8 +395,14 @@ class Connection:
         # A control frame that cannot go out within ping_timeout means the
         # peer stopped reading: the connection is dead.
         deadline = Deadline(self.ping_timeout or CLOSE_TIMEOUT)
-        if not self.send(data, opcode, deadline):
+        if not deadline.acquire(self._send_lock):
             raise TimeoutError("cannot write to the connection: the peer stopped reading")
+        try:
+            self._io.sendall(build_frame(opcode, data, self._mask_keys.next()), deadline)
+        except WriteTimeout as exc:
+            raise TimeoutError(f"the peer stopped reading: {exc}") from None
+        finally:
+            self._send_lock.release()
 
     def _on_close_frame(self, data: bytes) -> None:
         code: int | None = None
@@ -632,64 +444,3 @@ def _wake(slots: list[Slot]) -> None:
     for slot in slots:
         slot.set()  # idempotent: this may run again on the way out
     slots.clear()
-
-
-class _Queued:
-    """
-    A frame to write, and the slot its caller waits on: for a request, the
-    slot of its answer; for any other frame, a slot set once it is written.
-
-    ``handed`` is set, under the queue lock, when the send lock is handed
-    over to the caller, who must then write the queue.
-
-    """
-
-    __slots__ = ("request_id", "opcode", "payload", "deadline", "slot", "handed")
-
-    def __init__(
-        self, request_id: str | None, opcode: int, payload: bytes, deadline: Deadline, slot: Slot
-    ) -> None:
-        self.request_id = request_id
-        self.opcode = opcode
-        self.payload = payload
-        self.deadline = deadline
-        self.slot = slot
-        self.handed = False
-
-    def is_handed(self) -> bool:
-        return self.handed
-
-
-def _earliest(batch: list[_Queued]) -> Deadline:
-    if len(batch) == 1:
-        return batch[0].deadline
-    earliest = Deadline(None)
-    ends = [e.deadline.deadline for e in batch if e.deadline.deadline is not None]
-    if ends:
-        earliest.deadline = min(ends)
-    return earliest
-
-
-def _settle(entry: _Queued, pending: Pending, exc: BaseException | None) -> None:
-    """
-    Tell the caller of ``entry`` that its frame failed with ``exc``, or, for
-    a frame that is not a request, that it was written (``exc`` None).
-
-    """
-    if entry.request_id is not None:
-        if exc is not None:
-            pending.fail(entry.request_id, exc)
-        return
-    slot = entry.slot
-    slot.exc = exc
-    slot.filled = True
-    slot.set()
-
-
-def _settle_written(batch: list[_Queued]) -> None:
-    # A request learns from its answer; other frames are settled now.
-    for entry in batch:
-        if entry.request_id is None:
-            slot = entry.slot
-            slot.filled = True
-            slot.set()
