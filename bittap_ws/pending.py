@@ -15,7 +15,7 @@ import logging
 import threading
 from _thread import LockType
 from time import monotonic
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ConnectionClosed
 
@@ -58,14 +58,6 @@ class Slot:
 
         """
         self._set = True
-        self.nudge()
-
-    def nudge(self) -> None:
-        """
-        Wake the waiter without setting the slot: a :meth:`wait` given a
-        ``stop`` test checks it now.
-
-        """
         try:
             self._lock.release()
         except RuntimeError:
@@ -78,12 +70,9 @@ class Slot:
         """
         return self._set
 
-    def wait(
-        self, timeout: float | None = None, stop: Callable[[], bool] | None = None
-    ) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
         """
-        Block until the slot is set or ``timeout`` seconds pass, or, if
-        ``stop`` is given, until ``stop()`` is true after a :meth:`nudge`.
+        Block until the slot is set or ``timeout`` seconds pass.
 
         Returns:
             :obj:`True` if the slot is set.
@@ -103,8 +92,6 @@ class Slot:
             # The lock is held again, as it is between waits.
             if self._set:
                 return True
-            if stop is not None and stop():
-                return False
 
 
 _local = threading.local()
@@ -131,9 +118,9 @@ class Pending:
     ``_lock`` guards ``_slots`` and ``_closed``; it is held only for dict
     operations and ``Slot.set()``, never while waiting.
 
-    A slot leaves the table exactly once, by :meth:`resolve`, :meth:`fail`,
-    :meth:`fail_all` or :meth:`discard`, under the lock; only the first
-    three fill it.
+    A slot leaves the table exactly once, by :meth:`resolve`,
+    :meth:`fail_all` or :meth:`discard`, under the lock; only the first two
+    fill it.
 
     After :meth:`fail_all`, the table is closed: :meth:`add` raises the
     exception given to :meth:`fail_all`, so no caller can register on a
@@ -203,22 +190,6 @@ class Pending:
         """
         with self._lock:
             self._slots.pop(request_id, None)
-
-    def fail(self, request_id: str, exc: BaseException) -> bool:
-        """
-        Wake the caller waiting for ``request_id`` with ``exc``.
-
-        Returns :obj:`False` when nobody waits for this id any more.
-
-        """
-        with self._lock:
-            slot = self._slots.pop(request_id, None)
-            if slot is None:
-                return False
-            slot.exc = exc
-            slot.filled = True
-            slot.set()
-        return True
 
     def fail_all(self, exc: ConnectionClosed) -> None:
         """

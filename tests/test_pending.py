@@ -155,29 +155,3 @@ def test_slots_of_one_thread_share_its_lock_and_others_do_not():
     thread.join()
     assert a._lock is b._lock
     assert other[0]._lock is not a._lock
-
-
-def test_nudge_ends_a_wait_whose_stop_test_holds():
-    """nudge() makes wait() check its stop test, and return False when it holds."""
-    pending = Pending()
-    slot = pending.add("a")
-    stop = []
-    threading.Timer(10 * MS, slot.nudge).start()
-    assert not slot.wait(50 * MS)  # nudged, but stop() is false: waits on
-    stop.append(True)
-    threading.Timer(10 * MS, slot.nudge).start()
-    start = time.monotonic()
-    assert not slot.wait(2000 * MS, stop=lambda: bool(stop))
-    assert time.monotonic() - start < 1000 * MS
-    assert not slot.is_set()
-
-
-def test_fail_wakes_one_waiter_with_the_exception():
-    """fail() fills one slot with an exception; later answers for it are dropped."""
-    pending = Pending()
-    slot = pending.add("a")
-    exc = ConnectionClosed("not sent")
-    assert pending.fail("a", exc)
-    assert slot.wait(0) and slot.exc is exc and slot.filled
-    assert not pending.fail("a", exc)
-    assert not pending.resolve("a", 1)
