@@ -23,6 +23,10 @@ $(VENV)/.installed-tests: setup.cfg $(VENV)/.created
 	$(PY) -m pip install --quiet -e '.[testing,speedups,tests]'
 	touch $@
 
+$(VENV)/.installed-bench: setup.cfg $(VENV)/.created
+	$(PY) -m pip install --quiet -e '.[testing,speedups,tests,bench]'
+	touch $@
+
 $(VENV)/.installed-lint: setup.cfg $(VENV)/.created
 	$(PY) -m pip install --quiet -e '.[testing,speedups,tests,lint]'
 	touch $@
@@ -44,9 +48,11 @@ coverage: $(VENV)/.installed-tests
 	$(PY) -m coverage run -m pytest
 	$(PY) -m coverage report
 
-# Compares bittap_ws with websocket-client and websockets over loopback;
-# about a minute. See benchmarks/bench.py.
-bench: $(VENV)/.installed-tests
+# Compares bittap_ws with websocket-client, websockets (sync and asyncio,
+# 1 to 64 callers), python-binance and binance-connector over loopback;
+# under three minutes. Writes a table and a plot to benchmarks/results/.
+# See benchmarks/bench.py.
+bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench.py
 
 

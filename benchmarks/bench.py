@@ -1,9 +1,11 @@
 """
-Measure bittap_ws against the transports it is built on and against asyncio.
+Measure bittap_ws against the transports it is built on, against asyncio,
+and against the clients users would pick instead.
 
-Run it with ``make bench``. It starts the bundled BitTap-compatible server
-(:func:`bittap_ws.testing.run_server`) in a child process on 127.0.0.1 and
-measures, in rounds whose order is shuffled each time:
+Run it with ``make bench`` (which installs the ``bench`` extra). It starts
+the bundled BitTap-compatible server (:func:`bittap_ws.testing.run_server`)
+in a child process on 127.0.0.1 and measures, in rounds whose order is
+shuffled each time:
 
 * (a) websocket-client, default options: ``send()`` then ``recv()``, one
   thread; the floor a user of the transport meets;
@@ -11,16 +13,26 @@ measures, in rounds whose order is shuffled each time:
 * (c) 8 threads sharing one ``bittap_ws.Client``, calling ``time()``;
 * (d) the websockets asyncio client, 8 tasks over one connection, answers
   matched to futures by id by one reader task;
-* (e) the websockets sync client, one thread.
+* (e) the websockets sync client, one thread;
+* (f) python-binance ``Client.ws_get_time()``, one thread, and (g) 8
+  threads with a python-binance client each (one cannot be shared between
+  threads: each runs its calls on its thread's event loop);
+* (h) binance-connector's ``SpotWebsocketAPIClient.server_time()`` made
+  blocking with a ``threading.Event`` per call, one thread, and (i) 8
+  threads sharing one such client.
 
-Every contender sends the same ``time`` request and decodes the answer with
-the same JSON library (orjson when installed, else :mod:`json`), so what
-differs is only what sits between the caller and the socket. Every
-contender connects once and warms up; then each round times a fixed number
-of requests of every contender, in a new random order. Rounds are short, so
-that a change in the load of the machine hits the contenders alike. The
-ratios b/a (median latency) and c/d (throughput) are taken within each
-round, and their median over the rounds is reported.
+Every contender sends a ``time`` request to the same server, so what differs
+is what sits between the caller and the socket. Each round times a fixed
+number of requests of every contender, in a new random order; rounds are
+short, so that a change in the load of the machine hits the contenders
+alike. Ratios are taken within each round and their median over the rounds
+is reported: latency ratios of medians, throughput ratios, and the CPU time
+of this process (the server runs in its own) per call.
+
+Then, scaling: 1, 2, 4, 8, 16, 32 and 64 threads sharing one client against
+as many asyncio tasks over one websockets connection, paired the same way;
+a table and a plot of throughput and p99 latency against concurrency are
+written to ``benchmarks/results/``.
 
 Then: the time to open a connection, the CPU time used by an idle connected
 client over 5 s, the memory held by 10,000 pending requests, and the rate at
@@ -28,9 +40,9 @@ which stream events reach one consumer thread through a
 :class:`~bittap_ws.Subscription`, against an asyncio consumer of the same
 stream with websockets.
 
-The traffic is bounded: a fixed number of requests per round and a fixed
-number of rounds. The server process ends when this process closes its
-standard input, or dies.
+The traffic goes to 127.0.0.1 only and is bounded: a fixed number of
+requests per round and a fixed number of rounds. The server process ends
+when this process closes its standard input, or dies.
 
 """
 
@@ -42,6 +54,7 @@ import contextlib
 import gc
 import json
 import itertools
+import logging
 import os
 import platform
 import random
@@ -52,6 +65,8 @@ import sys
 import threading
 import time
 import tracemalloc
+import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import websocket
@@ -78,7 +93,13 @@ except ImportError:  # pragma: no cover - without the speedups extra
     JSON = "json (stdlib)"
 
 THREADS = 8
+LEVELS = (1, 2, 4, 8, 16, 32, 64)  # threads, and asyncio tasks, when scaling
 SILENT = "bench.silent"  # a method the server never answers
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# Each run returns (latencies in seconds, elapsed seconds, CPU seconds of
+# this process).
+Run = tuple[list[float], float, float]
 
 _ids = itertools.count()
 
@@ -87,7 +108,7 @@ def request_text() -> str:
     return dumps({"id": f"bench-{next(_ids)}", "method": "time"})
 
 
-def send_recv_loop(ws: Any, n: int) -> tuple[list[float], float]:
+def send_recv_loop(ws: Any, n: int) -> Run:
     """
     Time ``n`` requests made with ``ws.send()`` then ``ws.recv()``, the API
     websocket-client and the websockets sync client share.
@@ -95,6 +116,7 @@ def send_recv_loop(ws: Any, n: int) -> tuple[list[float], float]:
     """
     perf = time.perf_counter
     latencies = []
+    cpu = time.process_time()
     begin = perf()
     for _ in range(n):
         start = perf()
@@ -102,7 +124,53 @@ def send_recv_loop(ws: Any, n: int) -> tuple[list[float], float]:
         answer = loads(ws.recv())
         latencies.append(perf() - start)
         assert answer["status"] == 200
-    return latencies, perf() - begin
+    return latencies, perf() - begin, time.process_time() - cpu
+
+
+def timed_loop(call: Callable[[], Any], n: int) -> Run:
+    """
+    Time ``n`` calls of ``call`` in this thread.
+
+    """
+    perf = time.perf_counter
+    latencies = []
+    cpu = time.process_time()
+    begin = perf()
+    for _ in range(n):
+        start = perf()
+        call()
+        latencies.append(perf() - start)
+    return latencies, perf() - begin, time.process_time() - cpu
+
+
+def timed_threads(calls: list[Callable[[], Any]], n: int) -> Run:
+    """
+    Time ``n`` calls in all, spread over one new thread per item of
+    ``calls``, each calling its own item.
+
+    """
+    per_thread = max(1, n // len(calls))
+    results: list[list[float]] = [[] for _ in calls]
+    barrier = threading.Barrier(len(calls) + 1)
+
+    def work(call: Callable[[], Any], latencies: list[float]) -> None:
+        perf = time.perf_counter
+        barrier.wait()
+        for _ in range(per_thread):
+            start = perf()
+            call()
+            latencies.append(perf() - start)
+
+    threads = [threading.Thread(target=work, args=(c, r)) for c, r in zip(calls, results)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    cpu = time.process_time()
+    begin = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - begin
+    return [x for r in results for x in r], elapsed, time.process_time() - cpu
 
 
 # Contenders. Each opens its connection once, runs rounds of ``n`` timed
@@ -116,7 +184,7 @@ class RawWebsocketClient:
     def __init__(self, url: str) -> None:
         self.ws = websocket.create_connection(url)
 
-    def run(self, n: int) -> tuple[list[float], float]:
+    def run(self, n: int) -> Run:
         return send_recv_loop(self.ws, n)
 
     def close(self) -> None:
@@ -130,53 +198,29 @@ class Bittap:
         self.client = Client(url)
         self.client.connect()
 
-    def run(self, n: int) -> tuple[list[float], float]:
-        time_ = self.client.time
-        perf = time.perf_counter
-        latencies = []
-        begin = perf()
-        for _ in range(n):
-            start = perf()
-            time_()
-            latencies.append(perf() - start)
-        return latencies, perf() - begin
+    def run(self, n: int) -> Run:
+        return timed_loop(self.client.time, n)
 
     def close(self) -> None:
         self.client.close()
 
 
 class BittapThreads(Bittap):
-    """(c) bittap_ws, THREADS threads sharing one client."""
+    """(c) bittap_ws, ``threads`` threads sharing one client."""
 
-    def run(self, n: int) -> tuple[list[float], float]:
-        per_thread = n // THREADS
-        time_ = self.client.time
-        results: list[list[float]] = [[] for _ in range(THREADS)]
-        barrier = threading.Barrier(THREADS + 1)
+    def __init__(self, url: str, threads: int = THREADS) -> None:
+        super().__init__(url)
+        self.threads = threads
 
-        def work(latencies: list[float]) -> None:
-            perf = time.perf_counter
-            barrier.wait()
-            for _ in range(per_thread):
-                start = perf()
-                time_()
-                latencies.append(perf() - start)
-
-        threads = [threading.Thread(target=work, args=(r,)) for r in results]
-        for thread in threads:
-            thread.start()
-        barrier.wait()
-        begin = time.perf_counter()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - begin
-        return [x for r in results for x in r], elapsed
+    def run(self, n: int) -> Run:
+        return timed_threads([self.client.time] * self.threads, n)
 
 
 class WebsocketsAsyncio:
-    """(d) websockets asyncio client, THREADS tasks over one connection."""
+    """(d) websockets asyncio client, ``tasks`` tasks over one connection."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tasks: int = THREADS) -> None:
+        self.tasks = tasks
         self.loop = asyncio.new_event_loop()
         self.loop.run_until_complete(self._open(url))
 
@@ -203,8 +247,8 @@ class WebsocketsAsyncio:
         finally:
             self.futures.pop(request_id, None)
 
-    async def _run(self, n: int) -> tuple[list[float], float]:
-        per_task = n // THREADS
+    async def _run(self, n: int) -> Run:
+        per_task = max(1, n // self.tasks)
 
         async def work(latencies: list[float]) -> None:
             perf = time.perf_counter
@@ -214,13 +258,14 @@ class WebsocketsAsyncio:
                 latencies.append(perf() - start)
                 assert answer["status"] == 200
 
-        results: list[list[float]] = [[] for _ in range(THREADS)]
+        results: list[list[float]] = [[] for _ in range(self.tasks)]
+        cpu = time.process_time()
         begin = time.perf_counter()
         await asyncio.gather(*(work(r) for r in results))
         elapsed = time.perf_counter() - begin
-        return [x for r in results for x in r], elapsed
+        return [x for r in results for x in r], elapsed, time.process_time() - cpu
 
-    def run(self, n: int) -> tuple[list[float], float]:
+    def run(self, n: int) -> Run:
         return self.loop.run_until_complete(self._run(n))
 
     async def _close(self) -> None:
@@ -239,11 +284,170 @@ class WebsocketsSync:
         self.stack = contextlib.ExitStack()
         self.ws = self.stack.enter_context(websockets.sync.client.connect(url))
 
-    def run(self, n: int) -> tuple[list[float], float]:
+    def run(self, n: int) -> Run:
         return send_recv_loop(self.ws, n)
 
     def close(self) -> None:
         self.stack.close()
+
+
+class Workers:
+    """
+    Threads that live as long as the contender, each with a client of its
+    own made in that thread by ``make``, for clients bound to the thread
+    that made them.
+
+    """
+
+    def __init__(self, threads: int, make: Callable[[], Any]) -> None:
+        self.jobs: list[list[Any]] = [[] for _ in range(threads)]
+        self.ready = threading.Barrier(threads + 1)
+        self.start = threading.Barrier(threads + 1)
+        self.done = threading.Barrier(threads + 1)
+        self.results: list[list[float]] = [[] for _ in range(threads)]
+        self.threads = [
+            threading.Thread(target=self._work, args=(i, make), daemon=True)
+            for i in range(threads)
+        ]
+        self.call: Callable[[Any], Any] | None = None
+        self.closer: Callable[[Any], Any] | None = None
+        self.count = 0
+        for thread in self.threads:
+            thread.start()
+        self.ready.wait()
+
+    def _work(self, i: int, make: Callable[[], Any]) -> None:
+        client = make()
+        self.ready.wait()
+        while True:
+            self.start.wait()
+            call = self.call
+            if call is None:
+                if self.closer is not None:
+                    self.closer(client)
+                break
+            perf = time.perf_counter
+            latencies = self.results[i] = []
+            for _ in range(self.count):
+                begin = perf()
+                call(client)
+                latencies.append(perf() - begin)
+            self.done.wait()
+        self.done.wait()
+
+    def run(self, call: Callable[[Any], Any], n: int) -> Run:
+        self.call = call
+        self.count = max(1, n // len(self.threads))
+        cpu = time.process_time()
+        begin = time.perf_counter()
+        self.start.wait()
+        self.done.wait()
+        elapsed = time.perf_counter() - begin
+        return [x for r in self.results for x in r], elapsed, time.process_time() - cpu
+
+    def close(self, call: Callable[[Any], Any]) -> None:
+        """End the threads, each calling ``call`` with its client first."""
+        self.call = None
+        self.closer = call
+        self.start.wait()
+        self.done.wait()
+        for thread in self.threads:
+            thread.join(5)
+
+
+def python_binance_client(url: str) -> Any:
+    """
+    A python-binance client whose WebSocket API requests go to ``url``;
+    made in the thread that will use it.
+
+    """
+    from binance.client import Client as BinanceClient
+    from binance.ws.websocket_api import WebsocketAPI
+
+    # ping=False: no REST request at construction.
+    client = BinanceClient(ping=False)
+    client.ws_api = WebsocketAPI(url=url)
+    return client
+
+
+def python_binance_close(client: Any) -> None:
+    with contextlib.suppress(Exception):
+        client.loop.run_until_complete(client.ws_api.close())
+    client.close_connection()
+    client.loop.close()
+
+
+class PythonBinance:
+    """(f) python-binance ``Client.ws_get_time()``, one thread."""
+
+    def __init__(self, url: str) -> None:
+        # Its event loop belongs to the thread: run it on a worker thread.
+        self.workers = Workers(1, lambda: python_binance_client(url))
+
+    def run(self, n: int) -> Run:
+        return self.workers.run(lambda client: client.ws_get_time(), n)
+
+    def close(self) -> None:
+        self.workers.close(python_binance_close)
+
+
+class PythonBinanceThreads(PythonBinance):
+    """(g) python-binance, THREADS threads with a client each."""
+
+    def __init__(self, url: str) -> None:
+        self.workers = Workers(THREADS, lambda: python_binance_client(url))
+
+
+class BinanceConnector:
+    """
+    (h) binance-connector's WebSocket API client, made blocking: each call
+    waits on a ``threading.Event`` that its on_message callback sets when
+    the answer with the call's id comes; one thread.
+
+    """
+
+    threads = 1
+
+    def __init__(self, url: str) -> None:
+        from binance.websocket.spot.websocket_api import SpotWebsocketAPIClient
+
+        self.waiting: dict[str, list[Any]] = {}
+        self.client = SpotWebsocketAPIClient(stream_url=url, on_message=self._on_message)
+
+    def _on_message(self, _: Any, text: str) -> None:
+        answer = loads(text)
+        waiter = self.waiting.get(answer.get("id"))
+        if waiter is not None:
+            waiter[1] = answer
+            waiter[0].set()
+
+    def server_time(self) -> Any:
+        request_id = f"bench-{next(_ids)}"
+        waiter = self.waiting[request_id] = [threading.Event(), None]
+        try:
+            self.client.server_time(id=request_id)
+            if not waiter[0].wait(10.0):
+                raise TimeoutError(request_id)
+        finally:
+            del self.waiting[request_id]
+        return waiter[1]
+
+    def run(self, n: int) -> Run:
+        if self.threads == 1:
+            return timed_loop(self.server_time, n)
+        return timed_threads([self.server_time] * self.threads, n)
+
+    def close(self) -> None:
+        self.client.stop()
+        # stop() sends a close frame and waits for the reader; the socket
+        # stays open.
+        self.client.socket_manager.ws.shutdown()
+
+
+class BinanceConnectorThreads(BinanceConnector):
+    """(i) binance-connector, made blocking, THREADS threads sharing it."""
+
+    threads = THREADS
 
 
 CONTENDERS: dict[str, tuple[str, Callable[[str], Any]]] = {
@@ -252,7 +456,40 @@ CONTENDERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "c": (f"bittap_ws, {THREADS} threads, one Client", BittapThreads),
     "d": (f"websockets asyncio, {THREADS} tasks, one connection", WebsocketsAsyncio),
     "e": ("websockets sync client, 1 thread", WebsocketsSync),
+    "f": ("python-binance ws_get_time(), 1 thread", PythonBinance),
+    "g": (f"python-binance, {THREADS} threads, a client each", PythonBinanceThreads),
+    "h": ("binance-connector + Event, 1 thread", BinanceConnector),
+    "i": (f"binance-connector + Event, {THREADS} threads, one", BinanceConnectorThreads),
 }
+
+# Ratios reported, as (name, numerator, denominator, what, target).
+RATIOS = [
+    ("b/a", "b", "a", "latency", "target <= 1.05"),
+    ("c/d", "c", "d", "throughput", "target >= 0.90, stretch 1.00"),
+    ("f/b", "f", "b", "latency", "python-binance, one thread"),
+    ("g/c", "g", "c", "throughput", "python-binance, 8 threads"),
+    ("h/b", "h", "b", "latency", "binance-connector, one thread"),
+    ("i/c", "i", "c", "throughput", "binance-connector, 8 threads"),
+    ("cpu b/a", "b", "a", "cpu", "target <= 1.30"),
+    ("cpu c/a", "c", "a", "cpu", "target <= 1.30"),
+    ("cpu d/a", "d", "a", "cpu", "asyncio"),
+]
+
+
+def peers_available() -> bool:
+    try:
+        with warnings.catch_warnings():
+            # python-binance imports what websockets deprecates.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import binance.client
+            import binance.websocket.spot.websocket_api
+            import binance.ws.websocket_api  # noqa: F401
+    except ImportError:
+        return False
+    # Both log lost connections at ERROR level when closed; not news here.
+    logging.getLogger("binance").addHandler(logging.NullHandler())
+    logging.getLogger("binance").propagate = False
+    return True
 
 
 # The server, in a child process.
@@ -490,14 +727,184 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def paired_rounds(
+    contenders: dict[str, Any], rounds: int, requests: Callable[[str], int]
+) -> dict[str, list[Run]]:
+    """
+    Run every contender once per round, in a new random order each round.
+
+    """
+    runs: dict[str, list[Run]] = {key: [] for key in contenders}
+    keys = list(contenders)
+    for _ in range(rounds):
+        for key in random.sample(keys, len(keys)):
+            runs[key].append(contenders[key].run(requests(key)))
+    return runs
+
+
+def figure(run: Run, what: str) -> float:
+    latencies, elapsed, cpu = run
+    if what == "latency":
+        return statistics.median(latencies)
+    if what == "throughput":
+        return len(latencies) / elapsed
+    assert what == "cpu"
+    return cpu / len(latencies)
+
+
+def paired_ratio(top: list[Run], bottom: list[Run], what: str) -> list[float]:
+    return [figure(x, what) / figure(y, what) for x, y in zip(top, bottom)]
+
+
+def main_rounds(url: str, args: argparse.Namespace) -> dict[str, list[float]]:
+    keys = [key for key in CONTENDERS if key in args.only]
+    if not peers_available():
+        print("python-binance or binance-connector is missing (pip install .[bench]): no f-i")
+        keys = [key for key in keys if key in "abcde"]
+    print(
+        f"{args.rounds} rounds of {args.requests} requests per contender, in shuffled order"
+    )
+    contenders = {key: CONTENDERS[key][1](url) for key in keys}
+    try:
+        for contender in contenders.values():
+            contender.run(args.warmup)
+        runs = paired_rounds(contenders, args.rounds, lambda key: args.requests)
+    finally:
+        for contender in contenders.values():
+            contender.close()
+    print()
+    print(
+        f"{'':4}{'contender':<50}{'median':>9}{'p99':>10}{'requests/s':>12}{'CPU/call':>10}"
+    )
+    for key in keys:
+        every = [x for run in runs[key] for x in run[0]]
+        print(
+            f"({key}) {CONTENDERS[key][0]:<50}"
+            f"{statistics.median(figure(r, 'latency') for r in runs[key]) * 1e6:>7.1f}us"
+            f"{percentile(every, 0.99) * 1e6:>8.1f}us"
+            f"{statistics.median(figure(r, 'throughput') for r in runs[key]):>12,.0f}"
+            f"{statistics.median(figure(r, 'cpu') for r in runs[key]) * 1e6:>8.1f}us"
+        )
+    print()
+    ratios: dict[str, list[float]] = {}
+    for name, top, bottom, what, note in RATIOS:
+        if top in runs and bottom in runs:
+            values = ratios[name] = paired_ratio(runs[top], runs[bottom], what)
+            print(
+                f"{name:<8} {what:<10} {statistics.median(values):6.3f} "
+                f"(rounds {min(values):.2f} to {max(values):.2f}; {note})"
+            )
+    return ratios
+
+
+def scaling(url: str, args: argparse.Namespace) -> list[dict[str, float]]:
+    """
+    Threads sharing one client against as many asyncio tasks, at each of
+    LEVELS; paired rounds.
+
+    """
+    print(
+        f"\nscaling: bittap_ws, N threads sharing one Client, against websockets "
+        f"asyncio, N tasks over one connection ({args.scaling_rounds} paired rounds "
+        f"of max(400, 16 N) requests)"
+    )
+    rows = []
+    for level in LEVELS:
+        contenders = {"bittap": BittapThreads(url, level), "asyncio": WebsocketsAsyncio(url, level)}
+        try:
+            for contender in contenders.values():
+                contender.run(max(100, 4 * level))
+            count = max(400, 16 * level)
+            runs = paired_rounds(contenders, args.scaling_rounds, lambda key, n=count: n)
+        finally:
+            for contender in contenders.values():
+                contender.close()
+        row: dict[str, float] = {"level": level}
+        for key, values in runs.items():
+            every = [x for run in values for x in run[0]]
+            row[f"{key} rps"] = statistics.median(figure(r, "throughput") for r in values)
+            row[f"{key} p50"] = statistics.median(every)
+            row[f"{key} p99"] = percentile(every, 0.99)
+            row[f"{key} cpu"] = statistics.median(figure(r, "cpu") for r in values)
+        row["ratio"] = statistics.median(
+            paired_ratio(runs["bittap"], runs["asyncio"], "throughput")
+        )
+        rows.append(row)
+    table = scaling_table(rows)
+    print()
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "scaling.md").write_text(table + "\n")
+    written = [str(RESULTS / "scaling.md")]
+    if plot(rows, RESULTS / "scaling.png"):
+        written.append(str(RESULTS / "scaling.png"))
+    print("written: " + ", ".join(written))
+    return rows
+
+
+def scaling_table(rows: list[dict[str, float]]) -> str:
+    lines = [
+        "| N | bittap_ws req/s | asyncio req/s | ratio (paired) "
+        "| bittap_ws p50 / p99 ms | asyncio p50 / p99 ms | bittap_ws p99/p50 "
+        "| CPU/call bittap_ws / asyncio us |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['level']:.0f} | {row['bittap rps']:,.0f} | {row['asyncio rps']:,.0f} "
+            f"| {row['ratio']:.2f} "
+            f"| {row['bittap p50'] * 1e3:.2f} / {row['bittap p99'] * 1e3:.2f} "
+            f"| {row['asyncio p50'] * 1e3:.2f} / {row['asyncio p99'] * 1e3:.2f} "
+            f"| {row['bittap p99'] / row['bittap p50']:.1f} "
+            f"| {row['bittap cpu'] * 1e6:.0f} / {row['asyncio cpu'] * 1e6:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, float]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+    except ImportError:
+        print("matplotlib is missing (pip install .[bench]): no plot")
+        return False
+    levels = [row["level"] for row in rows]
+    figure_, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), dpi=80)
+    for key, label in (("bittap", "bittap_ws, N threads"), ("asyncio", "websockets asyncio, N tasks")):
+        left.plot(levels, [row[f"{key} rps"] for row in rows], marker="o", label=label)
+        right.plot(levels, [row[f"{key} p99"] * 1e3 for row in rows], marker="o", label=label)
+    for axes in (left, right):
+        axes.set_xscale("log", base=2)
+        axes.set_xticks(levels, [str(int(level)) for level in levels])
+        axes.set_xlabel("concurrent callers")
+        axes.grid(True, alpha=0.3)
+    left.set_ylabel("requests/s")
+    left.set_ylim(bottom=0)
+    right.set_ylabel("p99 latency, ms")
+    right.set_yscale("log")
+    right.yaxis.set_major_formatter(ScalarFormatter())
+    right.yaxis.set_minor_formatter(NullFormatter())
+    left.legend(fontsize=8)
+    left.set_title("throughput", fontsize=10)
+    right.set_title("p99 latency", fontsize=10)
+    figure_.tight_layout()
+    figure_.savefig(path)
+    plt.close(figure_)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
-    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument(
         "--requests", type=int, default=400, help="timed requests per contender and round"
     )
     parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--only", default="abcde", help="contenders to run, e.g. ab")
+    parser.add_argument("--only", default="abcdefghi", help="contenders to run, e.g. ab")
+    parser.add_argument("--scaling-rounds", type=int, default=10, help="0 skips scaling")
     parser.add_argument("--no-extras", action="store_true", help="skip connect, idle CPU and memory")
     parser.add_argument("--no-streams", action="store_true", help="skip the stream benchmark")
     parser.add_argument("--stream-rounds", type=int, default=5)
@@ -519,51 +926,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     process, url = start_server()
     try:
-        keys = [key for key in "abcde" if key in args.only]
-        samples: dict[str, list[list[float]]] = {key: [] for key in keys}
-        throughput: dict[str, list[float]] = {key: [] for key in keys}
-        medians: dict[str, list[float]] = {key: [] for key in keys}
-        ratios: dict[str, list[float]] = {"b/a": [], "c/d": []}
-        print(
-            f"server {url} in process {process.pid}; {args.rounds} rounds of "
-            f"{args.requests} requests per contender, in shuffled order"
-        )
-        contenders = {key: CONTENDERS[key][1](url) for key in keys}
-        try:
-            for contender in contenders.values():
-                contender.run(args.warmup)
-            for _ in range(args.rounds):
-                for key in random.sample(keys, len(keys)):
-                    latencies, elapsed = contenders[key].run(args.requests)
-                    samples[key].append(latencies)
-                    medians[key].append(statistics.median(latencies))
-                    throughput[key].append(len(latencies) / elapsed)
-                if "a" in keys and "b" in keys:
-                    ratios["b/a"].append(medians["b"][-1] / medians["a"][-1])
-                if "c" in keys and "d" in keys:
-                    ratios["c/d"].append(throughput["c"][-1] / throughput["d"][-1])
-        finally:
-            for contender in contenders.values():
-                contender.close()
-
-        print()
-        print(f"{'':4}{'contender':<48}{'median':>9}{'p99':>9}{'requests/s':>12}")
-        for key in keys:
-            every = [x for latencies in samples[key] for x in latencies]
-            print(
-                f"({key}) {CONTENDERS[key][0]:<48}"
-                f"{statistics.median(medians[key]) * 1e6:>7.1f}us"
-                f"{percentile(every, 0.99) * 1e6:>7.1f}us"
-                f"{statistics.median(throughput[key]):>12,.0f}"
-            )
-        print()
-        targets = {"b/a": "target <= 1.10, stretch 1.00", "c/d": "target >= 0.50, stretch 1.00"}
-        for name, values in ratios.items():
-            if values:
-                print(
-                    f"{name}: {statistics.median(values):.3f} "
-                    f"(rounds: {min(values):.3f} to {max(values):.3f}; {targets[name]})"
-                )
+        print(f"server {url} in process {process.pid}")
+        if args.only:
+            main_rounds(url, args)
+        if args.scaling_rounds:
+            scaling(url, args)
         if not args.no_extras:
             print()
             connect = connect_times(url, 20)

@@ -10,8 +10,11 @@ module has no sockets.
 
 from __future__ import annotations
 
+import _thread
 import logging
 import threading
+from _thread import LockType
+from time import monotonic
 from typing import Any
 
 from .errors import ConnectionClosed
@@ -23,18 +26,28 @@ logger = logging.getLogger("bittap_ws")
 
 class Slot:
     """
-    One request waiting for its answer: a :class:`threading.Event` and a cell.
+    One request waiting for its answer, used like a :class:`threading.Event`
+    (``set()``, ``is_set()``, ``wait(timeout)``), plus a cell.
 
     ``value`` (an answer) or ``exc`` (why there will be none) is stored, and
-    ``filled`` set, before the event is set, so a waiter woken by the event
+    ``filled`` set, before the slot is set, so a waiter woken by the slot
     always finds one of them.
+
+    The thread that adds a slot waits on it. Its waiting costs one lock
+    that belongs to the thread and serves every slot the thread ever waits
+    on (see :func:`_thread_lock`): no lock, condition or event is built per
+    request, and waking a waiter is a single release. A release meant for
+    an earlier slot of the same thread (one set after its waiter gave up)
+    can wake the waiter early: :meth:`wait` then finds its own slot not set
+    and blocks again, so a late answer never ends the wait of a later call.
 
     """
 
-    __slots__ = ("event", "filled", "value", "exc")
+    __slots__ = ("_lock", "_set", "filled", "value", "exc")
 
-    def __init__(self) -> None:
-        self.event = threading.Event()
+    def __init__(self, lock: LockType | None = None) -> None:
+        self._lock = _thread_lock() if lock is None else lock
+        self._set = False
         self.filled = False
         self.value: Any = None
         self.exc: BaseException | None = None
@@ -44,14 +57,18 @@ class Slot:
         Wake the waiter, now and in every later :meth:`wait`; idempotent.
 
         """
-        self.event.set()
+        self._set = True
+        try:
+            self._lock.release()
+        except RuntimeError:
+            pass  # already released: the waiter will wake and look anyway
 
     def is_set(self) -> bool:
         """
         Tell whether :meth:`set` was called.
 
         """
-        return self.event.is_set()
+        return self._set
 
     def wait(self, timeout: float | None = None) -> bool:
         """
@@ -61,7 +78,37 @@ class Slot:
             :obj:`True` if the slot is set.
 
         """
-        return self.event.wait(timeout)
+        if self._set:
+            return True
+        acquire = self._lock.acquire
+        end = None if timeout is None else monotonic() + timeout
+        while True:
+            if end is None:
+                acquire()
+            else:
+                remaining = end - monotonic()
+                if remaining <= 0.0 or not acquire(True, remaining):
+                    return self._set
+            # The lock is held again, as it is between waits.
+            if self._set:
+                return True
+
+
+_local = threading.local()
+
+
+def _thread_lock() -> LockType:
+    """
+    Return the calling thread's wake-up lock: a plain lock kept acquired
+    while nobody releases it, so that acquiring it blocks until a release.
+
+    """
+    try:
+        lock: LockType = _local.lock
+    except AttributeError:
+        lock = _local.lock = _thread.allocate_lock()
+        lock.acquire()
+    return lock
 
 
 class Pending:
@@ -70,6 +117,10 @@ class Pending:
 
     ``_lock`` guards ``_slots`` and ``_closed``; it is held only for dict
     operations and ``Slot.set()``, never while waiting.
+
+    A slot leaves the table exactly once, by :meth:`resolve`,
+    :meth:`fail_all` or :meth:`discard`, under the lock; only the first two
+    fill it.
 
     After :meth:`fail_all`, the table is closed: :meth:`add` raises the
     exception given to :meth:`fail_all`, so no caller can register on a
@@ -87,7 +138,8 @@ class Pending:
 
     def add(self, request_id: str) -> Slot:
         """
-        Register a slot for ``request_id``.
+        Register a slot for ``request_id``; the calling thread is the one
+        that waits on it.
 
         Raises:
             ConnectionClosed: If the table was closed by :meth:`fail_all`.

@@ -1,9 +1,12 @@
 import threading
+import time
 
 import pytest
 
 from bittap_ws.errors import ConnectionClosed
 from bittap_ws.pending import Pending
+
+from .conftest import MS
 
 
 def test_resolve_wakes_the_waiter_with_the_value():
@@ -123,3 +126,32 @@ def test_resolve_can_defer_the_wake_up():
     assert not slot.wait(0)
     woken[0].set()
     assert slot.wait(0)
+
+
+def test_a_late_wake_up_does_not_end_a_later_wait():
+    """A slot set after its waiter gave up does not end the same thread's next wait."""
+    pending = Pending()
+    first = pending.add("a")
+    assert not first.wait(MS)
+    woken = []
+    assert pending.resolve("a", 1, woken)  # filled now, woken later
+    second = pending.add("b")
+    woken[0].set()  # the late wake-up reaches the thread's lock
+    start = time.monotonic()
+    assert not second.wait(50 * MS)
+    assert time.monotonic() - start >= 45 * MS
+    threading.Timer(10 * MS, pending.resolve, args=("b", 2)).start()
+    assert second.wait(2000 * MS)
+    assert second.value == 2
+
+
+def test_slots_of_one_thread_share_its_lock_and_others_do_not():
+    """A thread's slots wait on one lock of its own; another thread's wait on another."""
+    pending = Pending()
+    a, b = pending.add("a"), pending.add("b")
+    other = []
+    thread = threading.Thread(target=lambda: other.append(pending.add("c")))
+    thread.start()
+    thread.join()
+    assert a._lock is b._lock
+    assert other[0]._lock is not a._lock
