@@ -1,6 +1,10 @@
 """
-The ``bittap-ws`` command: ``ping``, ``time``, ``stream``, ``serve`` and
-``demo``.
+The ``bittap-ws`` command: ``ping``, ``time``, ``stream``, ``login``,
+``serve`` and ``demo``.
+
+Credentials come from the environment, ``BITTAP_API_KEY`` and
+``BITTAP_API_SECRET``, never from the command line, where other users of the
+machine can read them.
 
 Also runs as ``python -m bittap_ws``. Results go to standard output, as text
 or, with ``--json``, as one JSON object per line. A failure prints one line
@@ -15,6 +19,7 @@ import datetime
 import itertools
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -56,10 +61,29 @@ def _time(args: argparse.Namespace) -> None:
     _print(args, data, f"server time {_iso(server_time)} (clock offset {offset:+.1f} ms)")
 
 
+def _client(args: argparse.Namespace) -> Client:
+    return Client(
+        args.url,
+        timeout=args.timeout,
+        connect_timeout=args.timeout,
+        api_key=os.environ.get("BITTAP_API_KEY") or None,
+        api_secret=os.environ.get("BITTAP_API_SECRET") or None,
+    )
+
+
+def _login(args: argparse.Namespace) -> None:
+    client = _client(args)
+    if client.api_key is None or client.api_secret is None:
+        raise ValueError("set BITTAP_API_KEY and BITTAP_API_SECRET in the environment")
+    with client:
+        client.login()
+    _print(args, {"url": args.url, "login": "ok"}, "LOGIN succeeded")
+
+
 def _stream(args: argparse.Namespace) -> None:
     if args.count is not None and args.count < 1:
         raise ValueError(f"--count must be at least 1, not {args.count}")
-    client = Client(args.url, timeout=args.timeout, connect_timeout=args.timeout)
+    client = _client(args)
     try:
         with client, client.subscribe(*args.topics) as subscription:
             for number, event in enumerate(subscription, 1):
@@ -150,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, func, help_text in (
         ("ping", _ping, "test connectivity"),
         ("time", _time, "print the server time and the clock offset"),
+        ("login", _login, "check BITTAP_API_KEY and BITTAP_API_SECRET with a LOGIN"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.set_defaults(func=func)

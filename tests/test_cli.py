@@ -277,3 +277,56 @@ class TestStream:
         out = capsys.readouterr().out
         assert out.count(" s_trade@BTC-USDT ") == 3
         assert " s_depth5@BTC-USDT_0.01 bid " in out
+
+
+class TestLogin:
+    @pytest.fixture
+    def server(self):
+        from bittap_ws.testing import run_server
+
+        with run_server(credentials={"key": "secret"}) as server:
+            yield server
+
+    def test_login_succeeds(self, server, capsys, monkeypatch):
+        """login with good credentials from the environment says so and exits 0."""
+        monkeypatch.setenv("BITTAP_API_KEY", "key")
+        monkeypatch.setenv("BITTAP_API_SECRET", "secret")
+        assert main(["login", "--url", server.url]) == 0
+        assert capsys.readouterr().out == "LOGIN succeeded\n"
+
+    def test_login_refused(self, server, capsys, monkeypatch):
+        """login with a wrong secret fails in one line, without the secret."""
+        monkeypatch.setenv("BITTAP_API_KEY", "key")
+        monkeypatch.setenv("BITTAP_API_SECRET", "wrong-secret")
+        assert main(["login", "--url", server.url]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("bittap-ws login: error: LOGIN failed with status 401")
+        assert "wrong-secret" not in err
+
+    def test_login_needs_the_environment(self, server, capsys, monkeypatch):
+        """login without credentials in the environment says where to put them."""
+        monkeypatch.delenv("BITTAP_API_KEY", raising=False)
+        monkeypatch.delenv("BITTAP_API_SECRET", raising=False)
+        assert main(["login", "--url", server.url]) == 1
+        assert "BITTAP_API_KEY" in capsys.readouterr().err
+        assert server.requests == []
+
+    def test_stream_private(self, server, capsys, monkeypatch):
+        """stream s_private logs in with the environment's credentials."""
+        monkeypatch.setenv("BITTAP_API_KEY", "key")
+        monkeypatch.setenv("BITTAP_API_SECRET", "secret")
+        import threading
+
+        def publish_when_subscribed():
+            for _ in range(200):
+                if server.publish("s_private"):
+                    return
+                threading.Event().wait(0.01)
+
+        thread = threading.Thread(target=publish_when_subscribed)
+        thread.start()
+        try:
+            assert main(["stream", "s_private", "--url", server.url, "--count", "1"]) == 0
+        finally:
+            thread.join()
+        assert " s_private BALANCE_UPDATE USDT " in capsys.readouterr().out
