@@ -236,3 +236,36 @@ class TestSecrets:
         assert "s3cr3t" not in str(exc_info.value)
         with pytest.raises(TypeError):
             Client(api_key="", api_secret="s")
+
+
+class TestAccountEvents:
+    def test_place_order(self, server):
+        """place_order() sends NEW, FILLED and the balances it moved, as documented."""
+        with make_client(server) as client, client.subscribe("s_private") as account:
+            server.place_order("BTC-USDT", "BUY", "0.002")
+            events = [account.get(timeout=2000 * MS) for _ in range(4)]
+        assert [(e["c"], e.get("X"), e.get("a")) for e in events] == [
+            ("ORDER_UPDATE", "NEW", None),
+            ("ORDER_UPDATE", "FILLED", None),
+            ("BALANCE_UPDATE", None, "USDT"),
+            ("BALANCE_UPDATE", None, "BTC"),
+        ]
+        new, filled, usdt, btc = events
+        assert new["i"] == filled["i"] and filled["z"] == filled["q"]
+        assert btc["d"].rstrip("0") == "0.002"
+        assert usdt["d"].startswith("-")
+        for event in events:
+            keys = {"e", "c", "E"}
+            keys |= (
+                {"s", "C", "S", "o", "f", "q", "p", "X", "i", "z"}
+                if event["c"] == "ORDER_UPDATE"
+                else {"T", "a", "d", "f", "l", "v"}
+            )
+            assert keys <= event.keys()
+
+    def test_the_market_model_moves_the_account(self, server):
+        """With the market running, s_private and f_private carry the account's events."""
+        server.stream_rate = 100
+        with make_client(server) as client, client.subscribe("s_private", "f_private") as account:
+            kinds = {account.get(timeout=5000 * MS)["c"] for _ in range(5)}
+        assert {"ORDER_UPDATE", "BALANCE_UPDATE"} <= kinds

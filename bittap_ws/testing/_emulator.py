@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from decimal import Decimal
 from typing import Any, Iterable
 
 import attrs
@@ -29,6 +30,9 @@ __all__ = ["BitTap", "DEFAULT_RATE_LIMIT", "error"]
 # How many steps of the market model publish() takes, at most, for each
 # trade it must publish (a step has none a quarter of the time).
 _STEPS_PER_TRADE = 16
+
+# How many steps of the market pass between two events of the account.
+PRIVATE_EVERY = 20
 
 # How far, in ms, a LOGIN timestamp may be from the server's clock.
 LOGIN_WINDOW_MS = 60_000
@@ -91,6 +95,7 @@ class BitTap:
     # _emulator_lock guards the counters below.
     _emulator_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
     _weight: int = attrs.field(init=False, default=0, repr=False)
+    _steps: int = attrs.field(init=False, default=0, repr=False)
     _weight_minute: int = attrs.field(init=False, default=0, repr=False)
 
     @market.default
@@ -215,18 +220,71 @@ class BitTap:
             event.update(fields)
         return events
 
+    def order(
+        self, symbol: str = "BTC-USDT", side: str = "BUY", quantity: str = "0.001"
+    ) -> list[dict[str, Any]]:
+        """
+        Fill a market order at the last trade's price, as the account's own:
+        return its ``s_private`` events, ``ORDER_UPDATE`` NEW then FILLED,
+        and the ``BALANCE_UPDATE`` of each asset it moved.
+
+        Raises:
+            ValueError: If the symbol is unknown, the side is not BUY or
+                SELL, or a balance would go below zero.
+
+        """
+        if side not in ("BUY", "SELL"):
+            raise ValueError(f"side must be BUY or SELL, not {side!r}")
+        base, quote = symbol.split("-", 1)
+        with self._emulator_lock:
+            price = Decimal(self.market.frame(f"s_trade@{symbol}")["p"])
+            cost = (price * Decimal(quantity)).quantize(Decimal("0.00000001"))
+            placed = self.market.order_update(
+                symbol, side, quantity, order_type="MARKET", time_in_force="IOC"
+            )
+            # What the order spends first: it must suffice.
+            changes = [(quote, -cost), (base, Decimal(quantity))]
+            if side == "SELL":
+                changes = [(base, -Decimal(quantity)), (quote, cost)]
+            balances = [self.market.balance_update(asset, delta) for asset, delta in changes]
+            filled = self.market.order_update(
+                symbol,
+                side,
+                quantity,
+                str(price),
+                order_type="MARKET",
+                status="FILLED",
+                filled=quantity,
+                time_in_force="IOC",
+                client_order_id=placed["C"],
+                order_id=placed["i"],
+            )
+        return [placed, filled, *balances]
+
     def _step(self, topics: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """
-        Step the market; return the new frames of each market-data topic.
+        Step the market; return the new frames of each subscribed topic:
+        market data each step, and, every ``PRIVATE_EVERY`` steps, an order
+        of the account (``s_private``) or a funding fee (``f_private``).
 
         """
         with self._emulator_lock:
             self.market.step()
+            self._steps += 1
+            account = self._steps % PRIVATE_EVERY == 0
             frames = {}
             for topic in topics:
                 parts = parse(topic)
                 if parts is not None and parts.kind != "private":
                     frames[topic] = self.market.frames(topic)
+        if account and PRIVATE in topics:
+            side = "BUY" if self._steps // PRIVATE_EVERY % 2 else "SELL"
+            frames[PRIVATE] = self.order(side=side)
+        if account and FUTURES_PRIVATE in topics:
+            with self._emulator_lock:
+                frames[FUTURES_PRIVATE] = [
+                    self.market.account_update("USDT", "-0.01", reason="FUNDING_FEE")
+                ]
         return frames
 
     def _rate_limits(self) -> list[dict[str, Any]]:

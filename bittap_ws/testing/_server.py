@@ -312,6 +312,22 @@ class Server(BitTap):
         """
         return self.publish_frames(topic, self._events(topic, count, fields))
 
+    def place_order(
+        self, symbol: str = "BTC-USDT", side: str = "BUY", quantity: str = "0.001"
+    ) -> list[dict[str, Any]]:
+        """
+        Fill a market order of the account and send its events to the
+        connections subscribed to ``s_private``: ``ORDER_UPDATE`` NEW and
+        FILLED, then a ``BALANCE_UPDATE`` for each asset it moved.
+
+        Returns:
+            The events sent.
+
+        """
+        events = self.order(symbol, side, quantity)
+        self.publish_frames("s_private", events)
+        return events
+
     def publish_frames(self, topic: str, frames: Sequence[dict[str, Any] | str]) -> int:
         """
         Send ``frames``, as they are, to every connection subscribed to
