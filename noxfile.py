@@ -29,6 +29,8 @@ nox.options.reuse_venv = "yes"
 # Never fail for a missing interpreter, even where CI is set (nox's default
 # there): the summary lists each one skipped.
 nox.options.error_on_missing_interpreters = False
+# Nor download one: only the interpreters on this machine are tried.
+nox.options.download_python = "never"
 
 
 def claimed_pythons() -> list[str]:
