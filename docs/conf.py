@@ -14,7 +14,7 @@ from typing import Any
 # Document this checkout even when another copy of the package is installed.
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
 
-import bittap_ws  # noqa: E402
+import bittap_ws
 
 project = "bittap-ws"
 author = "the bittap-ws authors"
