@@ -94,7 +94,7 @@ readme: $(VENV)/.installed-lint
 
 dist: $(VENV)/.installed-tools
 	rm -rf dist
-	$(TOOL) $(PY) -m build
+	$(TOOL) $(PY) -m build --quiet
 	$(TOOL) $(PY) -m twine check --strict dist/*
 
 clean:
