@@ -8,6 +8,7 @@ any virtualenv whatever kernels the machine has installed.
 """
 
 import json
+import os
 import pathlib
 import sys
 import textwrap
@@ -47,10 +48,23 @@ def kernel_spec(tmp_path, monkeypatch):
     return KERNEL_NAME
 
 
+def kernel_manager(kernel_name, directory):
+    """
+    A manager for a kernel that talks over Unix sockets in ``directory``.
+
+    Over TCP, the ports are picked before the kernel binds them, and another
+    process on a busy machine can take one in between.
+
+    """
+    if os.name != "posix":
+        return KernelManager(kernel_name=kernel_name)
+    return KernelManager(kernel_name=kernel_name, transport="ipc", ip=str(directory / "kernel"))
+
+
 @pytest.fixture
 def kernel(kernel_spec, tmp_path):
     """A running kernel and a blocking client connected to it."""
-    km = KernelManager(kernel_name=kernel_spec)
+    km = kernel_manager(kernel_spec, tmp_path)
     km.start_kernel(cwd=str(tmp_path))
     kc = km.client()
     kc.start_channels()
