@@ -34,7 +34,9 @@ from .errors import ProtocolError
 try:  # pragma: no cover - depends on the installed extras
     import orjson
 except ImportError:  # pragma: no cover
-    orjson = None  # type: ignore[assignment]
+    _HAVE_ORJSON = False
+else:  # pragma: no cover
+    _HAVE_ORJSON = True
 
 __all__ = [
     "RateLimit",
@@ -204,10 +206,11 @@ def new_request_id() -> str:
 _dumps: Callable[[Any], str]
 _loads: Callable[[str | bytes], Any]
 
-if orjson is not None:  # pragma: no cover - depends on the installed extras
+if _HAVE_ORJSON:  # pragma: no cover - depends on the installed extras
 
     def _dumps(value: Any) -> str:
-        return orjson.dumps(value).decode()
+        encoded: bytes = orjson.dumps(value)
+        return encoded.decode()
 
     _loads = orjson.loads
 else:  # pragma: no cover
