@@ -29,7 +29,7 @@ $(VENV)/.installed-tests: setup.cfg $(VENV)/.created
 	touch $@
 
 $(VENV)/.installed-bench: setup.cfg $(VENV)/.created
-	$(PY) -m pip install --quiet -e '.[testing,speedups,tests,bench]'
+	$(PIP) install --quiet -e '.[testing,speedups,tests,bench]'
 	touch $@
 
 $(VENV)/.installed-lint: setup.cfg $(VENV)/.created
