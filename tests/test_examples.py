@@ -23,6 +23,9 @@ EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 # run short, and text that its output must contain. One line per example.
 BRIEF_RUNS = [
     ("thread_pool.py", ["--workers", "4", "--calls", "40"], "40 calls from "),
+    ("ticker.py", ["--count", "4"], "ETH-USDT "),
+    ("depth.py", ["--count", "2"], "BTC-USDT scale 0.01"),
+    ("order_monitor.py", ["--count", "4"], "order 1 "),
 ]
 
 # The scripts that serve until interrupted, each with a test of its own.
