@@ -26,12 +26,14 @@ import websocket
 from websocket import ABNF
 
 from ._deadline import Deadline
-from ._frames import FrameError, FrameReader, MaskKeys, build_frame
+from ._frames import FrameError, MaskKeys, build_frame
+from ._keepalive import Keepalive
+from ._reader import Reader
 from ._redact import redact_frame
 from ._transport import WriteTimeout, describe, wrap
 from .errors import ConnectionClosed, RequestTimeout
-from .pending import Pending, Slot, copy_closed
-from .protocol import Ack, BadReply, Event, Reply, Response, Unroutable, decode
+from .pending import Pending, copy_closed
+from .protocol import Event
 
 __all__ = ["Connection", "NotSent"]
 
@@ -39,9 +41,6 @@ logger = logging.getLogger("bittap_ws")
 
 # How long close() waits to send its close frame and for the reader to end.
 CLOSE_TIMEOUT = 2.0
-
-# Bytes asked from the socket in one recv() by the reader.
-RECV_BUFSIZE = 65536
 
 _OP_TEXT = ABNF.OPCODE_TEXT
 _OP_BINARY = ABNF.OPCODE_BINARY
@@ -87,8 +86,6 @@ class Connection:
     generation: int = 0
     #: The largest message accepted, in bytes, or None for no limit.
     max_size: int | None = 2**24
-    #: Whether the server answered anything on this connection.
-    answered: bool = attrs.field(init=False, default=False)
 
     pending: Pending = attrs.field(init=False, factory=Pending)
     _sock: Any = attrs.field(init=False)
@@ -99,23 +96,36 @@ class Connection:
     _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _closing: bool = attrs.field(init=False, default=False)
     _exc: BaseException | None = attrs.field(init=False, default=None)
-    _close_frame: tuple[int | None, str | None] | None = attrs.field(
-        init=False, default=None
-    )
+    _reading: Reader = attrs.field(init=False)
     _closed: threading.Event = attrs.field(init=False, factory=threading.Event)
-    _pong: threading.Event = attrs.field(init=False, factory=threading.Event)
     _reader: threading.Thread | None = attrs.field(init=False, default=None)
-    _keepalive: threading.Thread | None = attrs.field(init=False, default=None)
+    _keepalive: Keepalive | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self._sock = self._ws.sock
         self._io = wrap(self._sock, self._closed)
+        self._reading = Reader(
+            self._io.recv,
+            self.pending,
+            self.max_size,
+            self.on_event,
+            self._on_pong,
+            self._send_control,
+        )
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<Connection {self.url} {state} pending={len(self.pending)}>"
 
     # Public methods
+
+    @property
+    def answered(self) -> bool:
+        """
+        :obj:`True` once the server answered anything on this connection.
+
+        """
+        return self._reading.answered
 
     @property
     def closed(self) -> bool:
@@ -140,10 +150,15 @@ class Connection:
         )
         self._reader.start()
         if self.ping_interval is not None:
-            self._keepalive = threading.Thread(
-                target=self._keepalive_loop, name="bittap-ws-keepalive", daemon=True
+            self._keepalive = Keepalive(
+                self.url,
+                self.ping_interval,
+                self.ping_timeout,
+                lambda: self._send_control(b"", _OP_PING),
+                self._abort,
+                self._closed,
             )
-            self._keepalive.start()
+            self._keepalive.thread.start()
 
     def request(
         self,
@@ -247,14 +262,7 @@ class Connection:
         if first and not self._closed.is_set():
             # Best effort, within CLOSE_TIMEOUT: a peer that stopped reading
             # must not block close(), nor a writer stuck because of it.
-            if self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
-                try:
-                    frame = build_frame(_OP_CLOSE, b"\x03\xe8", self._mask_keys.next())
-                    self._io.sendall(frame, Deadline(CLOSE_TIMEOUT / 2))
-                except (OSError, WriteTimeout):
-                    pass  # the connection is ending anyway
-                finally:
-                    self._send_lock.release()
+            self._send_close(b"\x03\xe8", Deadline(CLOSE_TIMEOUT / 2))
         self._shutdown()
         self.join(deadline.remaining())
 
@@ -267,7 +275,8 @@ class Connection:
         """
         deadline = Deadline(timeout)
         current = threading.current_thread()
-        for thread in (self._reader, self._keepalive):
+        keepalive = None if self._keepalive is None else self._keepalive.thread
+        for thread in (self._reader, keepalive):
             if thread is not None and thread is not current:
                 thread.join(deadline.remaining())
 
@@ -297,7 +306,7 @@ class Connection:
         with self._state_lock:
             exc = self._exc
             closing = self._closing
-        close_frame = self._close_frame
+        close_frame = self._reading.close_frame
         if close_frame is not None:
             code, reason = close_frame
             text = "connection closed by the server"
@@ -316,46 +325,9 @@ class Connection:
         return error
 
     def _read_loop(self) -> None:
-        recv = self._io.recv
-        frames = FrameReader(self.max_size)
-        # Callers whose answers were read but who are not woken yet: they
-        # are woken right before the next blocking recv(), which releases
-        # the GIL, so that they need not wait for it; and, if the loop
-        # ends, before anything else.
-        woken: list[Slot] = []
+        reader = self._reading
         try:
-            while True:
-                data = recv(RECV_BUFSIZE)
-                if not data:
-                    raise websocket.WebSocketConnectionClosedException(
-                        "connection closed by the server without a close frame"
-                    )
-                failure: FrameError | None = None
-                try:
-                    messages = frames.feed(data)
-                except FrameError as exc:
-                    # The messages before the bad frame are still handled.
-                    messages, failure = exc.messages, exc
-                for opcode, payload in messages:
-                    if opcode == _OP_TEXT:
-                        self._dispatch(payload, woken)
-                    elif opcode == _OP_BINARY:
-                        logger.warning("ignored a binary frame of %d bytes", len(payload))
-                    elif opcode == _OP_PING:
-                        # Writing may block: wake the callers first.
-                        _wake(woken)
-                        assert isinstance(payload, bytes)
-                        self._send_control(payload, _OP_PONG)
-                    elif opcode == _OP_PONG:
-                        self._pong.set()
-                    else:
-                        assert opcode == _OP_CLOSE and isinstance(payload, bytes)
-                        _wake(woken)
-                        self._on_close_frame(payload)
-                        return
-                _wake(woken)
-                if failure is not None:
-                    raise failure
+            reader.run()
         except Exception as exc:
             with self._state_lock:
                 if self._exc is None and not self._closing:
@@ -364,20 +336,13 @@ class Connection:
                 # Fail the connection with the close code (RFC 6455 7.1.7),
                 # if the socket takes the frame at once: no waiting on a
                 # peer that broke the protocol.
-                _wake(woken)
-                if self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
-                    try:
-                        close = exc.code.to_bytes(2, "big") + exc.reason.encode()[:123]
-                        frame = build_frame(_OP_CLOSE, close, self._mask_keys.next())
-                        self._io.sendall(frame, Deadline(0.0))
-                    except (OSError, WriteTimeout):
-                        pass  # the connection is failed anyway
-                    finally:
-                        self._send_lock.release()
+                reader.wake()
+                reason = exc.reason.encode()[:123]
+                self._send_close(exc.code.to_bytes(2, "big") + reason, Deadline(0.0))
             if not self._closing:
                 logger.debug("connection to %s lost: %s", self.url, describe(exc))
         finally:
-            _wake(woken)
+            reader.wake()
             self._closed.set()
             self._shutdown()
             try:
@@ -392,29 +357,23 @@ class Connection:
                 except Exception:
                     logger.exception("error while handling the end of a connection")
             self.pending.fail_all(self._closed_exc())
-            self._pong.set()  # wake the keepalive thread
+            self._on_pong()  # wakes the keepalive thread up to see the end
 
-    def _dispatch(self, data: str | bytes, woken: list[Slot]) -> None:
-        # Never raises: a bad frame must not stop the reader.
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("received %s", redact_frame(data))
-        message = decode(data)
-        if isinstance(message, (Response, Reply, Ack, BadReply)):
-            self.answered = True
-            self.pending.resolve(message.id, message, woken)
-        elif isinstance(message, Event):
-            if self.on_event is None:
-                logger.debug("ignored an event for topic %s", message.topic)
-            else:
-                try:
-                    self.on_event(message)
-                except Exception:
-                    logger.exception("error while routing an event")
-        else:
-            assert isinstance(message, Unroutable)
-            logger.warning(
-                "ignored a frame (%s): %s", message.reason, redact_frame(message.text, 200)
-            )
+    def _on_pong(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.on_pong()
+
+    def _send_close(self, payload: bytes, deadline: Deadline) -> None:
+        # Best effort, never raises: a close frame, if the send lock comes
+        # within CLOSE_TIMEOUT / 2 and the socket takes it by ``deadline``.
+        if not self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
+            return
+        try:
+            self._io.sendall(build_frame(_OP_CLOSE, payload, self._mask_keys.next()), deadline)
+        except (OSError, WriteTimeout):
+            pass  # the connection is ending anyway
+        finally:
+            self._send_lock.release()
 
     def _send_control(self, data: bytes, opcode: int) -> None:
         # A control frame that cannot go out within ping_timeout means the
@@ -428,44 +387,3 @@ class Connection:
             raise TimeoutError(f"the peer stopped reading: {exc}") from None
         finally:
             self._send_lock.release()
-
-    def _on_close_frame(self, data: bytes) -> None:
-        code: int | None = None
-        reason: str | None = None
-        if len(data) >= 2:
-            code = int.from_bytes(data[:2], "big")
-            reason = data[2:].decode("utf-8", "replace")
-        self._close_frame = (code, reason)
-        logger.debug("server closed the connection with code %s: %s", code, reason)
-        # Answer the close frame; the server closes the TCP connection next.
-        try:
-            self._send_control(data[:2], _OP_CLOSE)
-        except (OSError, ConnectionClosed):
-            pass  # the connection is ending anyway
-
-    def _keepalive_loop(self) -> None:
-        assert self.ping_interval is not None
-        interval = self.ping_interval
-        timeout = self.ping_timeout
-        try:
-            while not self._closed.wait(interval):
-                self._pong.clear()
-                self._send_control(b"", _OP_PING)
-                if timeout is None:
-                    continue
-                if not self._pong.wait(timeout) and not self._closed.is_set():
-                    logger.warning(
-                        "no pong from %s within %g s: connection is dead",
-                        self.url,
-                        timeout,
-                    )
-                    self._abort(TimeoutError(f"no pong within {timeout:g} s"))
-                    return
-        except Exception as exc:
-            self._abort(exc)
-
-
-def _wake(slots: list[Slot]) -> None:
-    for slot in slots:
-        slot.set()  # idempotent: this may run again on the way out
-    slots.clear()

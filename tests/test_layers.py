@@ -14,6 +14,8 @@ LAYERS = [
     "streams",
     "_subscription",
     "connection",
+    "_keepalive",
+    "_reader",
     "_transport",
     "_frames",
     "pending",
