@@ -24,8 +24,9 @@ fail the connection with:
   length with its most significant bit set; a close frame with a 1-byte
   payload or a close code that may not be sent (section 7.4).
 * 1007 (invalid data): a text message, or a close reason, that is not
-  valid UTF-8. Fragmented text is checked fragment by fragment, so an
-  invalid sequence fails as soon as the fragment holding it arrives.
+  valid UTF-8. Text is checked as it arrives, fragment by fragment and,
+  within a frame, ``recv()`` by ``recv()``, so an invalid sequence fails as
+  soon as its bytes arrive, not once its message or frame is complete.
 * 1009 (message too big): a message longer than ``max_size``, found from
   the length a frame header declares, before its payload is buffered.
 
@@ -75,6 +76,10 @@ _CLOSE_CODES = frozenset(range(1000, 1004)) | frozenset(range(1007, 1015))
 
 _pack_16 = struct.Struct("!BBH").pack
 _pack_64 = struct.Struct("!BBQ").pack
+
+# The decoder a text message is decoded with as its bytes come, looked up
+# once: the lookup costs as much as making the decoder.
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 # Payloads at least this long are decoded straight from the receive buffer:
 # slicing them out first would cost more than the decoding itself.
@@ -190,6 +195,8 @@ class FrameReader:
     frames (ping, pong, close) as they come. Bytes of an incomplete frame
     are kept until the rest arrives; they are only joined once the frame is
     complete, so a large message received in many pieces is copied once.
+    The payload of an incomplete text frame is the exception: it is decoded
+    as it arrives, each byte once, and its text kept instead.
 
     Memory stays bounded by ``max_size``: a frame is checked against it as
     soon as its header is read, before any of its payload is kept.
@@ -211,6 +218,8 @@ class FrameReader:
         "_texts",
         "_total",
         "_decoder",
+        "_left",
+        "_fin",
         "_error",
     )
 
@@ -236,6 +245,12 @@ class FrameReader:
         self._texts: list[str] = []
         self._total = 0
         self._decoder: codecs.IncrementalDecoder | None = None
+        # The text frame whose payload is being decoded as it comes, if any:
+        # how many bytes of it are still to come (0 if none), and whether it
+        # ends its message. While one is, _opcode is OP_TEXT, even for a
+        # single-frame message, and _total counts the whole frame.
+        self._left = 0
+        self._fin = False
         # Set once the server broke the protocol: the reader is dead.
         self._error: FrameError | None = None
 
@@ -312,6 +327,8 @@ class FrameReader:
         pos = 0
         need = 0
         max_size = self._max
+        if self._left:
+            pos = self._text_piece(data, 0, end, messages)
         while end - pos >= 2:
             b1 = data[pos]
             b2 = data[pos + 1]
@@ -342,7 +359,18 @@ class FrameReader:
                 raise FrameError(CLOSE_TOO_BIG, f"message over {max_size} bytes")
             stop = start + length
             if stop > end:
-                need = stop - pos
+                opcode = b1 & 0x0F
+                if opcode == OP_TEXT or (opcode == OP_CONT and self._opcode == OP_TEXT):
+                    # Decode what came of the payload now, not once all of
+                    # it has: invalid UTF-8 fails as soon as it arrives.
+                    if opcode == OP_TEXT:
+                        self._open_text()
+                    self._total += length
+                    self._left = length
+                    self._fin = b1 & 0x80 != 0
+                    pos = self._text_piece(data, start, end, messages)
+                else:
+                    need = stop - pos
                 break
             pos = stop
             if b1 == 0x81:
@@ -359,7 +387,8 @@ class FrameReader:
             else:
                 self._frame(b1, data[start:stop], messages)
         # An incomplete header (need == 0) is parsed again when anything
-        # comes; an incomplete payload once all of it has come.
+        # comes; an incomplete payload once all of it has come, unless it is
+        # text: that is decoded as it comes, and nothing of it is kept here.
         self._need = need
         self._buf = data[pos:] if pos else data
 
@@ -377,24 +406,12 @@ class FrameReader:
                 self._texts.append(self._decode_fragment(payload, fin))
             else:
                 self._fragments.append(payload)
-            if not fin:
-                return
-            message: Message
-            if self._opcode == OP_TEXT:
-                message = (OP_TEXT, "".join(self._texts))
-            else:
-                message = (OP_BINARY, b"".join(self._fragments))
-            messages.append(message)
-            self._opcode = 0
-            self._fragments = []
-            self._texts = []
-            self._total = 0
-            self._decoder = None
+            if fin:
+                self._end_message(messages)
         elif opcode == OP_TEXT:
-            self._opcode = OP_TEXT
+            self._open_text()
             self._total = len(payload)
-            self._decoder = codecs.getincrementaldecoder("utf-8")()
-            self._texts = [self._decode_fragment(payload, False)]
+            self._texts.append(self._decode_fragment(payload, False))
         elif opcode == OP_BINARY:
             self._opcode = OP_BINARY
             self._total = len(payload)
@@ -404,9 +421,61 @@ class FrameReader:
                 _check_close(payload)
             messages.append((opcode, payload))
 
+    def _open_text(self) -> None:
+        """
+        Start a text message, of one frame or more.
+
+        """
+        self._opcode = OP_TEXT
+        self._decoder = _Utf8Decoder()
+        self._texts = []
+
+    def _text_piece(self, data: bytes, start: int, end: int, messages: list[Message]) -> int:
+        """
+        Decode the bytes of the text frame under way found in
+        ``data[start:end]``: at most the ``_left`` still to come. If they
+        finish the frame and it is final, add its message to ``messages``.
+
+        Returns:
+            Where the frame's bytes stop in ``data``.
+
+        """
+        stop = start + self._left
+        if stop < end or start:
+            piece = data[start : min(stop, end)]
+        else:
+            piece = data  # all of it: no copy
+        if stop > end:
+            self._left = stop - end
+            self._texts.append(self._decode_fragment(piece, False))
+            return end
+        self._left = 0
+        self._texts.append(self._decode_fragment(piece, self._fin))
+        if self._fin:
+            self._end_message(messages)
+        return stop
+
+    def _end_message(self, messages: list[Message]) -> None:
+        """
+        Add the message under way, now complete, to ``messages``.
+
+        """
+        message: Message
+        if self._opcode == OP_TEXT:
+            message = (OP_TEXT, "".join(self._texts))
+        else:
+            message = (OP_BINARY, b"".join(self._fragments))
+        messages.append(message)
+        self._opcode = 0
+        self._fragments = []
+        self._texts = []
+        self._total = 0
+        self._decoder = None
+
     def _decode_fragment(self, payload: bytes, final: bool) -> str:
         """
-        Decode the next fragment of a text message, the last if ``final``.
+        Decode the next bytes of a text message, its last if ``final``: a
+        fragment, or the part of one received so far.
 
         Raises:
             FrameError: If the text so far cannot be the start of valid

@@ -37,6 +37,9 @@ def server_frame(opcode, payload, fin=True, rsv=0, key=None):
 
 HELLO = b"\x81\x05hello"  # one text frame, "hello"
 
+# "κόσμε" in UTF-8, 11 bytes: the valid text of Autobahn's cases 6.4.x.
+KOSME = b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
+
 
 def violation(reader, *chunks):
     """Feed ``chunks`` one by one; return the FrameError the last one raises."""
@@ -81,6 +84,20 @@ class TestFrameReader:
                 messages += reader.feed(data[start : start + chunk])
             assert messages == [(OP_BINARY, payload), (OP_TEXT, "next")]
 
+    @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 300_000])
+    def test_text_byte_by_byte_and_in_chunks(self, size):
+        """A text frame of any length split anywhere, even inside a code point, decodes whole."""
+        text = ("a\u20ac\U0001f600" * size)[:size]  # 1-, 3- and 4-byte code points
+        data = server_frame(OP_TEXT, text.encode()) + server_frame(OP_TEXT, b"next")
+        for chunk in (1, 7, 1000, 65536):
+            if chunk == 1 and size > 70000:
+                continue  # slow and no different
+            reader = FrameReader()
+            messages = []
+            for start in range(0, len(data), chunk):
+                messages += reader.feed(data[start : start + chunk])
+            assert messages == [(OP_TEXT, text), (OP_TEXT, "next")]
+
     def test_byte_by_byte_gives_the_same_messages(self):
         """Valid frames of every kind fed one byte at a time give what one feed gives."""
         data = (
@@ -122,6 +139,32 @@ class TestFrameReader:
         assert reader.feed(b"\x01\x02a\xe2") == []
         assert reader.feed(b"\x00\x01\x82") == []
         assert reader.feed(b"\x80\x02\xacb") == [(OP_TEXT, "a\u20acb")]
+
+    def test_utf8_split_across_feeds_in_a_frame(self):
+        """A code point split between two reads of one frame is put back together."""
+        reader = FrameReader()
+        assert reader.feed(b"\x81\x05a\xe2") == []
+        assert reader.feed(b"\x82") == []
+        assert reader.feed(b"\xacb") == [(OP_TEXT, "a\u20acb")]
+
+    def test_utf8_split_across_feeds_in_a_continuation(self):
+        """A code point split between fragments, then between reads of a fragment, is whole."""
+        reader = FrameReader()
+        assert reader.feed(b"\x01\x02a\xf0") == []
+        assert reader.feed(b"\x80\x04\x9f") == []
+        assert reader.feed(b"\x98") == []
+        assert reader.feed(b"\x80b") == [(OP_TEXT, "a\U0001f600b")]
+
+    def test_text_in_pieces_is_not_buffered(self):
+        """The payload of an incomplete text frame is decoded as it comes, not kept as bytes."""
+        reader = FrameReader()
+        assert reader.feed(b"\x81\x7e\x01\x00" + b"a" * 100) == []
+        assert reader.feed(b"b" * 100) == []
+        assert (reader._buf, reader._parts) == (b"", [])
+        assert reader.feed(b"c" * 56 + HELLO) == [
+            (OP_TEXT, "a" * 100 + "b" * 100 + "c" * 56),
+            (OP_TEXT, "hello"),
+        ]
 
     def test_non_minimal_lengths_are_accepted(self):
         """A length in a longer encoding than needed is read as it says."""
@@ -257,6 +300,35 @@ class TestFrameErrors:
     def test_surrogate_split_at_fragment_end(self):
         """A fragment that ends in the first two bytes of a surrogate fails at once."""
         assert violation(FrameReader(), b"\x01\x03a\xed\xa0").code == 1007
+
+    @pytest.mark.parametrize(
+        "feeds",
+        [
+            # F4 90 80 80 would be U+110000, past the last code point.
+            (b"\x81\x15" + KOSME, b"\xf4\x90\x80\x80", b"edited"),
+            # The same frame cut so that only the byte 90 makes it invalid.
+            (b"\x81\x15" + KOSME + b"\xf4", b"\x90", b"\x80\x80edited"),
+        ],
+        ids=["sequence", "byte"],
+    )
+    def test_invalid_utf8_fails_on_its_piece_of_a_frame(self, feeds):
+        """Invalid UTF-8 in the middle read of a text frame fails on that read, not the last."""
+        assert len(b"".join(feeds)) == 2 + 0x15  # the three reads make the whole frame
+        assert violation(FrameReader(), *feeds[:2]).code == 1007
+
+    def test_invalid_utf8_fails_on_its_piece_of_a_continuation(self):
+        """Invalid UTF-8 in the middle read of a continuation frame fails on that read."""
+        feeds = (b"\x01\x01a\x80\x06b", b"\xf4\x90\x80\x80", b"c")
+        assert len(b"".join(feeds)) == 3 + 2 + 6  # the three reads make both frames
+        assert violation(FrameReader(), *feeds[:2]).code == 1007
+
+    def test_surrogate_split_across_feeds_in_a_frame(self):
+        """A read of a text frame that ends in the first two bytes of a surrogate fails at once."""
+        assert violation(FrameReader(), b"\x81\x04a\xed", b"\xa0").code == 1007
+
+    def test_truncated_utf8_at_frame_end_in_pieces(self):
+        """A single text frame whose last read leaves a code point unfinished fails with 1007."""
+        assert violation(FrameReader(), b"\x81\x02a", b"\xe2").code == 1007
 
     def test_truncated_utf8_at_message_end(self):
         """A text message whose last fragment leaves a code point unfinished fails with 1007."""
