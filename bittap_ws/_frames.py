@@ -10,8 +10,8 @@ websocket-client's own frame layer costs several microseconds of Python
 sits on the critical path of every request.
 
 :class:`FrameReader` cuts the bytes of one or more ``recv()`` calls into
-messages, reassembling fragmented ones. :func:`build_frame` makes one masked
-client frame. Both are pure: no sockets, no threads.
+messages, reassembling fragmented ones; :mod:`bittap_ws._masking` makes the
+client's frames. Both are pure: no sockets, no threads.
 
 The reader is strict: whatever RFC 6455 says a client must not accept from
 a server raises :exc:`FrameError`, with the close code the client should
@@ -39,9 +39,22 @@ ask receivers to check it, and doing so would protect nothing.
 from __future__ import annotations
 
 import codecs
-import os
-import struct
-from typing import List, Tuple, Union
+
+from ._framecheck import (
+    CLOSE_INVALID_DATA,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameError,
+    Message,
+    check_close,
+    check_header,
+)
 
 __all__ = [
     "OP_BINARY",
@@ -52,30 +65,8 @@ __all__ = [
     "OP_TEXT",
     "FrameError",
     "FrameReader",
-    "MaskKeys",
     "Message",
-    "build_frame",
-    "mask",
 ]
-
-OP_CONT = 0x0
-OP_TEXT = 0x1
-OP_BINARY = 0x2
-OP_CLOSE = 0x8
-OP_PING = 0x9
-OP_PONG = 0xA
-
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_INVALID_DATA = 1007
-CLOSE_TOO_BIG = 1009
-
-# Close codes a peer may send (RFC 6455 7.4.1 and the IANA registry): 1004
-# is reserved, and 1005, 1006 and 1015 only ever stand for a missing code in
-# an API; 3000-4999 belong to libraries, frameworks and applications.
-_CLOSE_CODES = frozenset(range(1000, 1004)) | frozenset(range(1007, 1015))
-
-_pack_16 = struct.Struct("!BBH").pack
-_pack_64 = struct.Struct("!BBQ").pack
 
 # The decoder a text message is decoded with as its bytes come, looked up
 # once: the lookup costs as much as making the decoder.
@@ -84,107 +75,6 @@ _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 # Payloads at least this long are decoded straight from the receive buffer:
 # slicing them out first would cost more than the decoding itself.
 _DECODE_IN_PLACE = 65536
-
-#: One message: ``(OP_TEXT, str)``, or ``(opcode, bytes)`` for binary
-#: messages and control frames.
-Message = Tuple[int, Union[str, bytes]]
-
-
-class FrameError(Exception):
-    """
-    The server broke RFC 6455: the connection must be failed.
-
-    Attributes:
-        code: The close code to fail the connection with: 1002 (protocol
-            error), 1007 (invalid data) or 1009 (message too big).
-        reason: What was wrong, in a few words; fit for a close frame.
-        messages: The messages completed by the bytes before the bad frame,
-            in order, which the caller should still handle.
-
-    """
-
-    def __init__(self, code: int, reason: str, messages: list[Message] | None = None) -> None:
-        super().__init__(code, reason)
-        self.code = code
-        self.reason = reason
-        self.messages: list[Message] = [] if messages is None else messages
-
-    def __str__(self) -> str:
-        return f"{self.reason} (close code {self.code})"
-
-
-def _mask(key: bytes, data: bytes) -> bytes:
-    """
-    XOR ``data`` with the 4-byte ``key`` repeated; masking and unmasking
-    are the same operation.
-
-    """
-    n = len(data)
-    if not n:
-        return b""
-    pattern = (key * ((n + 3) >> 2))[:n]
-    masked = int.from_bytes(data, "little") ^ int.from_bytes(pattern, "little")
-    return masked.to_bytes(n, "little")
-
-
-def _mask_wsaccel(key: bytes, data: bytes) -> bytes:
-    """
-    Like :func:`_mask`, in C, by wsaccel (the ``speedups`` extra).
-
-    """
-    return XorMaskerSimple(key).process(data)  # type: ignore[no-any-return]
-
-
-try:  # pragma: no cover - depends on the installed extras
-    from wsaccel.xormask import XorMaskerSimple
-except ImportError:  # pragma: no cover
-    mask = _mask
-else:  # pragma: no cover
-    mask = _mask_wsaccel
-
-
-def build_frame(opcode: int, payload: bytes, key: bytes) -> bytes:
-    """
-    Build one final (unfragmented) client frame, masked with ``key``.
-
-    """
-    n = len(payload)
-    if n < 126:
-        header = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        header = _pack_16(0x80 | opcode, 0xFE, n)
-    else:
-        header = _pack_64(0x80 | opcode, 0xFF, n)
-    return header + key + mask(key, payload)
-
-
-class MaskKeys:
-    """
-    Mask keys drawn from the operating system's random source, 64 at a
-    time: one ``os.urandom()`` call, which releases the GIL, per 64 frames.
-
-    Not thread-safe: the connection draws keys under its send lock.
-
-    """
-
-    __slots__ = ("_keys",)
-
-    BATCH = 64
-
-    def __init__(self) -> None:
-        self._keys: List[bytes] = []
-
-    def next(self) -> bytes:
-        """
-        Return a fresh 4-byte key; a key is never handed out twice.
-
-        """
-        keys = self._keys
-        if not keys:
-            pool = os.urandom(4 * self.BATCH)
-            keys = self._keys = [pool[i : i + 4] for i in range(0, len(pool), 4)]
-        return keys.pop()
-
 
 class FrameReader:
     """
@@ -337,7 +227,7 @@ class FrameReader:
             if b2 & 0x80:
                 raise FrameError(CLOSE_PROTOCOL_ERROR, "masked frame from the server")
             if (b1 != 0x81 and b1 != 0x82) or self._opcode:
-                _check_header(b1, b2, self._opcode)
+                check_header(b1, b2, self._opcode)
             start = pos + 2
             length = b2
             if length == 126:
@@ -418,7 +308,7 @@ class FrameReader:
             self._fragments = [payload]
         else:
             if opcode == OP_CLOSE:
-                _check_close(payload)
+                check_close(payload)
             messages.append((opcode, payload))
 
     def _open_text(self) -> None:
@@ -495,53 +385,3 @@ class FrameReader:
             if pending[:1] == b"\xed" and pending[1:2] >= b"\xa0":
                 raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message")
         return text
-
-
-def _check_header(b1: int, b2: int, opened: int) -> None:
-    """
-    Check the first two bytes of a frame other than a final text or binary
-    frame, or of any frame while the message ``opened`` is fragmented.
-
-    Raises:
-        FrameError: If the frame may not come.
-
-    """
-    opcode = b1 & 0x0F
-    if b1 & 0x70:
-        raise FrameError(CLOSE_PROTOCOL_ERROR, "RSV bits set without an extension")
-    if opcode >= 0x8:
-        if opcode > OP_PONG:
-            raise FrameError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode}")
-        if not b1 & 0x80:
-            raise FrameError(CLOSE_PROTOCOL_ERROR, "fragmented control frame")
-        if b2 > 125:
-            raise FrameError(CLOSE_PROTOCOL_ERROR, "control frame over 125 bytes")
-    elif opcode > OP_BINARY:
-        raise FrameError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode}")
-    elif opcode == OP_CONT:
-        if not opened:
-            raise FrameError(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
-    elif opened:
-        raise FrameError(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one")
-
-
-def _check_close(payload: bytes) -> None:
-    """
-    Check the payload of a close frame: empty, or a valid close code and a
-    UTF-8 reason.
-
-    Raises:
-        FrameError: If it is not.
-
-    """
-    if not payload:
-        return
-    if len(payload) == 1:
-        raise FrameError(CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload")
-    code = int.from_bytes(payload[:2], "big")
-    if code not in _CLOSE_CODES and not 3000 <= code <= 4999:
-        raise FrameError(CLOSE_PROTOCOL_ERROR, f"invalid close code {code}")
-    try:
-        payload[2:].decode()
-    except UnicodeDecodeError:
-        raise FrameError(CLOSE_INVALID_DATA, "invalid UTF-8 in a close reason") from None

@@ -26,8 +26,9 @@ import websocket
 from websocket import ABNF
 
 from ._deadline import Deadline
-from ._frames import FrameError, MaskKeys, build_frame
+from ._frames import FrameError
 from ._keepalive import Keepalive
+from ._masking import MaskKeys, build_frame
 from ._reader import Reader
 from ._redact import redact_frame
 from ._transport import WriteTimeout, describe, wrap

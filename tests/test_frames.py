@@ -13,10 +13,8 @@ from bittap_ws._frames import (
     OP_TEXT,
     FrameError,
     FrameReader,
-    MaskKeys,
-    build_frame,
-    mask,
 )
+from bittap_ws._masking import MaskKeys, build_frame, mask
 
 
 def server_frame(opcode, payload, fin=True, rsv=0, key=None):
@@ -414,7 +412,7 @@ class TestMask:
     @pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 100, 4097])
     def test_both_ways_agree_with_websocket_client(self, size):
         """Masking, with or without wsaccel, is websocket-client's XOR."""
-        from bittap_ws._frames import _mask
+        from bittap_ws._masking import _mask
 
         key = os.urandom(4)
         data = os.urandom(size)

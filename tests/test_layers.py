@@ -18,6 +18,8 @@ LAYERS = [
     "_reader",
     "_transport",
     "_frames",
+    "_framecheck",
+    "_masking",
     "pending",
     "_ratelimit",
     "_redact",
@@ -85,4 +87,4 @@ def test_modules_are_small():
     """No module is over about 400 lines."""
     paths = [*PACKAGE.glob("*.py"), *PACKAGE.glob("*/*.py")]
     sizes = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in paths}
-    assert {name: size for name, size in sizes.items() if size > 450} == {}
+    assert {name: size for name, size in sizes.items() if size > 400} == {}

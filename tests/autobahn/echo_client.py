@@ -26,9 +26,8 @@ from bittap_ws._frames import (
     OP_TEXT,
     FrameError,
     FrameReader,
-    MaskKeys,
-    build_frame,
 )
+from bittap_ws._masking import MaskKeys, build_frame
 
 AGENT = "bittap-ws"
 
