@@ -1,3 +1,4 @@
+import math
 import socket
 import threading
 import time
@@ -112,6 +113,16 @@ class TestCalls:
         """params=None leaves params out."""
         client.request("time")
         assert "params" not in server.requests[-1]
+
+    @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+    def test_non_finite_params_are_not_sent(self, client, server, value):
+        """NaN or an infinity in params raises ValueError and sends nothing."""
+        client.time()
+        sent = len(server.requests)
+        with pytest.raises(ValueError):
+            client.request("order", {"price": value})
+        assert client.time() > 0
+        assert [r["method"] for r in server.requests[sent:]] == ["time"]
 
     def test_lazy_connect(self, server):
         """The first call connects without connect()."""
