@@ -248,7 +248,11 @@ class Client:
             RateLimitError: Also, with status 429 and code :obj:`None`, when
                 the rate-limit guard refuses the call before sending it.
             ProtocolError: If the answer cannot be understood.
-            TypeError: If ``params`` cannot be sent as JSON.
+            TypeError: If ``method`` is not a :class:`str`, or ``params`` is
+                not a mapping, a sequence other than a string, or
+                :obj:`None`, or cannot be sent as JSON. Nothing is sent.
+            ValueError: If ``method`` is empty, or ``params`` holds NaN or
+                an infinity, which JSON cannot represent. Nothing is sent.
 
         """
         return self._call(method, params, timeout)[0]

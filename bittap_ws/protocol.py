@@ -237,12 +237,17 @@ def encode_request(
             leave ``params`` out of the frame.
 
     Raises:
-        TypeError: If ``params`` is not a mapping, a sequence or
-            :obj:`None`, or holds values that JSON cannot represent.
-        ValueError: If ``params`` holds a float that is not finite (NaN,
-            infinity): JSON has no such numbers.
+        TypeError: If ``method`` is not a :class:`str`; if ``params`` is
+            not a mapping, a sequence other than a string, or :obj:`None`,
+            or holds values that JSON cannot represent.
+        ValueError: If ``method`` is empty, or ``params`` holds a float
+            that is not finite (NaN, infinity): JSON has no such numbers.
 
     """
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, not {type(method).__name__}")
+    if not method:
+        raise ValueError("method must not be empty")
     frame: dict[str, Any] = {"id": request_id, "method": method}
     if params is not None:
         if isinstance(params, Mapping):

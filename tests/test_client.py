@@ -124,6 +124,32 @@ class TestCalls:
         assert client.time() > 0
         assert [r["method"] for r in server.requests[sent:]] == ["time"]
 
+    @pytest.mark.parametrize("method", [None, 123, b"time", ["time"]])
+    def test_method_must_be_a_string(self, server, method):
+        """A method that is not a str raises TypeError at once, connecting nowhere."""
+        client = Client(server.url, timeout=10_000 * MS)
+        start = time.monotonic()
+        with pytest.raises(TypeError, match="method"):
+            client.request(method)
+        assert time.monotonic() - start < 1000 * MS
+        assert server.connection_count == 0
+        assert "state=unopened" in repr(client)
+
+    def test_method_must_not_be_empty(self, client, server):
+        """An empty method raises ValueError and sends nothing."""
+        client.time()
+        with pytest.raises(ValueError, match="method"):
+            client.request("")
+        assert [r["method"] for r in server.requests] == ["time"]
+
+    @pytest.mark.parametrize("params", ["symbol=BTC-USDT", b"x", 42, 1.5, object()])
+    def test_params_of_the_wrong_type(self, client, server, params):
+        """params that are neither a mapping, a sequence nor None raise TypeError; nothing is sent."""
+        client.time()
+        with pytest.raises(TypeError, match="params"):
+            client.request("depth", params)
+        assert [r["method"] for r in server.requests] == ["time"]
+
     def test_lazy_connect(self, server):
         """The first call connects without connect()."""
         client = Client(server.url)
@@ -231,6 +257,17 @@ class TestTimeouts:
             assert wait_for(lambda: "unknown or expired" in caplog.text)
         assert client.time() > 0
         assert "pending=0" in repr(client)
+
+    def test_control_characters_in_the_method_are_escaped(self, client, server):
+        """A method with control characters shows escaped in the text of a RequestTimeout."""
+        method = "ti\x1b[2Jme\nFAKE LOG LINE"
+        server.on(method, action="silence")
+        with pytest.raises(RequestTimeout) as exc_info:
+            client.request(method, timeout=100 * MS)
+        text = str(exc_info.value)
+        assert "\x1b" not in text and "\n" not in text
+        assert repr(method) in text
+        assert exc_info.value.method == method
 
     def test_delayed_answer_within_timeout(self, client, server):
         """A slow answer within the timeout is returned."""
