@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._calls import Calls
-from ._deadline import Deadline
+from ._deadline import Deadline, check_timeout
 from .connection import Connection
 from .errors import ConnectionClosed, ProtocolError, SubscriptionError
 from .protocol import RateLimit, Response
@@ -35,10 +35,7 @@ def _check_url(instance: Any, attribute: Any, value: Any) -> None:
 
 
 def _positive(instance: Any, attribute: Any, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number, not {value!r}")
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be positive, not {value!r}")
+    check_timeout(value, attribute.name)
 
 
 def _positive_or_none(instance: Any, attribute: Any, value: Any) -> None:
@@ -78,9 +75,14 @@ class Client:
             ``rateLimits`` are at their limit in a window that has not
             ended; see :exc:`RateLimitError`.
 
+    Every timeout is a positive number of seconds, at most
+    :data:`threading.TIMEOUT_MAX` (about 292 years on Linux); ``None``,
+    where allowed, is the way to say "never".
+
     Raises:
         ValueError: If ``url`` is not a ``ws://`` or ``wss://`` URL, or a
-            timeout is not positive.
+            timeout is NaN, not positive, infinite or above
+            :data:`threading.TIMEOUT_MAX`.
 
     """
 
@@ -188,6 +190,8 @@ class Client:
             ConnectionClosed: If the connection ends before the answer.
             RequestTimeout: If no answer comes within the timeout.
             ApiError: If the server refuses the request.
+            ValueError: If ``timeout`` is NaN, not positive, infinite or
+                above :data:`threading.TIMEOUT_MAX`.
 
         """
         self.request("ping", timeout=timeout)
@@ -205,16 +209,11 @@ class Client:
 
         Raises:
             ProtocolError: If the answer has no integer ``serverTime``.
-            ConnectError, ConnectionClosed, RequestTimeout, ApiError: As for
-                :meth:`request`.
+            ConnectError, ConnectionClosed, RequestTimeout, ApiError,
+                ValueError: As for :meth:`request`.
 
         """
-        response = self.request("time", timeout=timeout)
-        result = response.result
-        server_time = result.get("serverTime") if isinstance(result, dict) else None
-        if not isinstance(server_time, int) or isinstance(server_time, bool):
-            raise ProtocolError(f"time answered without serverTime: {result!r}")
-        return server_time
+        return self._server_time(self._timeout(timeout))
 
     def request(
         self,
@@ -252,10 +251,12 @@ class Client:
                 not a mapping, a sequence other than a string, or
                 :obj:`None`, or cannot be sent as JSON. Nothing is sent.
             ValueError: If ``method`` is empty, or ``params`` holds NaN or
-                an infinity, which JSON cannot represent. Nothing is sent.
+                an infinity, which JSON cannot represent, or ``timeout`` is
+                NaN, not positive, infinite or above
+                :data:`threading.TIMEOUT_MAX`. Nothing is sent.
 
         """
-        return self._call(method, params, timeout)[0]
+        return self._call(method, params, self._timeout(timeout))[0]
 
     def subscribe(self, *topics: str, maxsize: int = 10_000) -> Subscription:
         """
@@ -320,20 +321,23 @@ class Client:
                 the client's ``timeout``.
 
         Raises:
-            ValueError: If ``samples`` is less than 1.
+            ValueError: If ``samples`` is less than 1, or ``timeout`` is
+                not valid, as for :meth:`request`.
             ConnectError, ConnectionClosed, RequestTimeout, ApiError: As for
                 :meth:`request`.
 
         """
         if samples < 1:
             raise ValueError(f"samples must be at least 1, not {samples}")
-        deadline = Deadline(self.timeout if timeout is None else timeout)
+        deadline = Deadline(self._timeout(timeout))
         best_rtt = float("inf")
         best_offset = 0.0
         for _ in range(samples):
             start_wall = time.time()
             start = time.perf_counter()
-            server_time = self.time(timeout=deadline.remaining())
+            remaining = deadline.remaining()
+            assert remaining is not None
+            server_time = self._server_time(remaining)
             rtt = time.perf_counter() - start
             if rtt < best_rtt:
                 best_rtt = rtt
@@ -343,6 +347,10 @@ class Client:
 
     # Private methods
 
+    def _timeout(self, timeout: float | None) -> float:
+        # A call's timeout= as given by the caller: None, or a valid one.
+        return self.timeout if timeout is None else check_timeout(timeout)
+
     def _call(
         self,
         method: str,
@@ -350,6 +358,14 @@ class Client:
         timeout: float | None,
     ) -> tuple[Response, Connection]:
         return self._calls.call(method, params, self.timeout if timeout is None else timeout)
+
+    def _server_time(self, timeout: float) -> int:
+        response = self._call("time", None, timeout)[0]
+        result = response.result
+        server_time = result.get("serverTime") if isinstance(result, dict) else None
+        if not isinstance(server_time, int) or isinstance(server_time, bool):
+            raise ProtocolError(f"time answered without serverTime: {result!r}")
+        return server_time
 
 
 _T = TypeVar("_T")

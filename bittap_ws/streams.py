@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import attrs
 
-from ._deadline import Deadline
+from ._deadline import Deadline, check_timeout
 from .errors import BitTapError, ConnectionClosed, EventTimeout, SubscriptionError
 from .protocol import Event
 
@@ -110,16 +111,21 @@ class Subscription:
         Return the next event, waiting for it if needed.
 
         Args:
-            timeout: Seconds to wait; :obj:`None` waits until an event comes
-                or the subscription ends.
+            timeout: Seconds to wait; 0 takes an event only if one is
+                queued; :obj:`None`, or :data:`math.inf`, waits until an
+                event comes or the subscription ends.
 
         Raises:
             EventTimeout: If no event comes within ``timeout`` (it is a
                 :exc:`TimeoutError`).
             ConnectionClosed: If the subscription is closed, or the
                 connection was lost and could not be restored.
+            ValueError: If ``timeout`` is NaN, negative, or finite and
+                above :data:`threading.TIMEOUT_MAX`.
 
         """
+        if timeout is not None:
+            timeout = None if timeout == math.inf else check_timeout(timeout, zero=True)
         deadline = Deadline(timeout)
         with self._ready:
             while not self._queue:

@@ -48,6 +48,18 @@ class TestConstructor:
         with pytest.raises(ValueError):
             Client(**{option: 0})
 
+    @pytest.mark.parametrize(
+        "option",
+        ["timeout", "connect_timeout", "ping_interval", "ping_timeout", "resume_timeout"],
+    )
+    @pytest.mark.parametrize(
+        "value", [math.nan, math.inf, -math.inf, -1.0, 0.0, threading.TIMEOUT_MAX * 2]
+    )
+    def test_rejects_nan_infinite_and_huge_timeouts(self, option, value):
+        """A timeout option that is NaN, not positive, infinite or beyond TIMEOUT_MAX raises ValueError."""
+        with pytest.raises(ValueError, match=option):
+            Client(**{option: value})
+
     def test_keepalive_may_be_turned_off(self):
         """None turns keepalive off."""
         client = Client(ping_interval=None, ping_timeout=None)
@@ -257,6 +269,25 @@ class TestTimeouts:
             assert wait_for(lambda: "unknown or expired" in caplog.text)
         assert client.time() > 0
         assert "pending=0" in repr(client)
+
+    @pytest.mark.parametrize(
+        "value", [math.nan, math.inf, -1.0, 0.0, threading.TIMEOUT_MAX * 2]
+    )
+    @pytest.mark.parametrize("call", ["request", "ping", "time", "clock_offset"])
+    def test_rejects_a_nan_infinite_or_huge_call_timeout(self, server, call, value):
+        """timeout= of a call that is NaN, not positive, infinite or huge raises ValueError at once, sending nothing."""
+        client = Client(server.url)
+        args = ("time",) if call == "request" else ()
+        with pytest.raises(ValueError, match="timeout"):
+            getattr(client, call)(*args, timeout=value)
+        assert server.connection_count == 0
+
+    def test_huge_ping_interval_keeps_the_connection(self, server):
+        """The largest ping_interval allowed keeps a connection open instead of killing it."""
+        with Client(server.url, ping_interval=threading.TIMEOUT_MAX) as client:
+            time.sleep(100 * MS)
+            assert client.time() > 0
+            assert server.connection_count == 1
 
     def test_control_characters_in_the_method_are_escaped(self, client, server):
         """A method with control characters shows escaped in the text of a RequestTimeout."""
