@@ -21,6 +21,7 @@ from typing import Any
 import websocket
 
 from ._deadline import Deadline
+from ._redact import redact_url
 from .errors import ConnectError
 
 __all__ = [
@@ -232,6 +233,7 @@ def open_websocket(
             cause attached. Name resolution is not bounded by the timeout.
 
     """
+    shown_url = redact_url(url)
     sslopt: dict[str, Any] = {}
     if ssl_context is not None:
         sslopt["context"] = ssl_context
@@ -260,14 +262,14 @@ def open_websocket(
         if attempt.reason is None:
             ws.connect(url)  # type: ignore[no-untyped-call]
         if attempt.reason is not None:
-            raise ConnectError(f"cannot connect to {url}: {attempt.reason}")
+            raise ConnectError(f"cannot connect to {shown_url}: {attempt.reason}")
     except ConnectError:
         ws.shutdown()  # type: ignore[no-untyped-call]
         raise
     except Exception as exc:
         ws.shutdown()  # type: ignore[no-untyped-call]
         reason = describe(exc) if attempt.reason is None else attempt.reason
-        raise ConnectError(f"cannot connect to {url}: {reason}") from exc
+        raise ConnectError(f"cannot connect to {shown_url}: {reason}") from exc
     finally:
         if watchdog is not None:
             watchdog.cancel()

@@ -15,6 +15,7 @@ import attrs
 
 from ._calls import Calls
 from ._deadline import Deadline, check_timeout
+from ._redact import redact_url
 from .connection import Connection
 from .errors import ConnectionClosed, ProtocolError, SubscriptionError
 from .protocol import RateLimit, Response
@@ -31,7 +32,7 @@ def _check_url(instance: Any, attribute: Any, value: Any) -> None:
         raise TypeError(f"url must be a string, not {type(value).__name__}")
     parts = urlsplit(value)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"not a WebSocket URL (ws:// or wss://): {value!r}")
+        raise ValueError(f"not a WebSocket URL (ws:// or wss://): {redact_url(value)!r}")
 
 
 def _positive(instance: Any, attribute: Any, value: Any) -> None:
@@ -130,7 +131,8 @@ class Client:
     def __repr__(self) -> str:
         conn = self._session.current
         pending = 0 if conn is None else len(conn.pending)
-        return f"<Client url={self.url} state={self._session.state} pending={pending}>"
+        url = redact_url(self.url)
+        return f"<Client url={url} state={self._session.state} pending={pending}>"
 
     def __enter__(self) -> Client:
         self.connect()
