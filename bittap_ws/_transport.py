@@ -260,7 +260,10 @@ def open_websocket(
         watchdog.start()
     try:
         if attempt.reason is None:
-            ws.connect(url)  # type: ignore[no-untyped-call]
+            # BitTap documents no redirect, and websocket-client would follow
+            # one to any scheme and host: from wss:// to ws:// too, sending
+            # the query (tokens included) in the clear. Follow none.
+            ws.connect(url, redirect_limit=0)  # type: ignore[no-untyped-call]
         if attempt.reason is not None:
             raise ConnectError(f"cannot connect to {shown_url}: {attempt.reason}")
     except ConnectError:
@@ -268,7 +271,10 @@ def open_websocket(
         raise
     except Exception as exc:
         ws.shutdown()  # type: ignore[no-untyped-call]
-        reason = describe(exc) if attempt.reason is None else attempt.reason
+        if attempt.reason is not None:
+            reason = attempt.reason
+        else:
+            reason = _refusal(ws, exc) or describe(exc)
         raise ConnectError(f"cannot connect to {shown_url}: {reason}") from exc
     finally:
         if watchdog is not None:
@@ -280,6 +286,25 @@ def open_websocket(
     # because nothing was said for a while. Keepalive detects dead peers.
     ws.sock.settimeout(None)
     return ws
+
+
+def _refusal(ws: websocket.WebSocket, exc: Exception) -> str | None:
+    """
+    Describe a handshake answered with a status other than 101, without
+    the answer's headers, which may hold cookies or tokens.
+
+    """
+    if isinstance(exc, websocket.WebSocketBadStatusException):
+        message = f" {exc.status_message}" if exc.status_message else ""
+        return f"the server answered the handshake with status {exc.status_code}{message}"
+    response = getattr(ws, "handshake_response", None)
+    status = getattr(response, "status", None)
+    if isinstance(status, int) and 300 <= status < 400:
+        headers = getattr(response, "headers", None) or {}
+        location = headers.get("location")
+        target = "nowhere" if location is None else redact_url(location)
+        return f"the server redirects (status {status}) to {target}; redirects are not followed"
+    return None
 
 
 def wrap(sock: socket.socket, closed: threading.Event) -> Plain | TLS:
