@@ -12,6 +12,7 @@ their deadline. Nothing here knows about frames or requests.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import ssl
@@ -209,10 +210,49 @@ class Attempt:
         ws = self.ws
         sock = None if ws is None else ws.sock
         if sock is not None:
-            try:
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass  # not connected yet, or already closed
+            _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    """
+    Make every read on ``sock``, from any thread, fail at once.
+
+    Shutting the socket down wakes a thread blocked reading it, but not one
+    that still finds bytes in its buffer: websocket-client reads the
+    handshake's headers one byte at a time, so a server that floods them
+    could hold the attempt for seconds past its deadline. So the descriptor
+    is then pointed at a dead socket, on which reads end at once, and the
+    connection itself is released (with a reset, its unread bytes
+    dropped). The descriptor stays open: its number cannot be reused
+    until its owner closes it.
+
+    """
+    try:
+        # A file object of the socket defers its real close (by another
+        # thread, e.g. websocket-client's on error) until this one ends:
+        # while it lives, the descriptor's number is this socket's.
+        hold = sock.makefile("rb", buffering=0)
+    except (OSError, ValueError):  # pragma: no cover - already closed
+        return
+    try:
+        fileno = sock.fileno()
+        # A close() already under way does not wait for the file object.
+        if fileno < 0 or getattr(sock, "_closed", False):
+            return
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # not connected yet, or already shut down
+        if os.name == "posix":  # pragma: no branch - os.dup2 of sockets
+            # One end of a pair whose other end is closed: reads see the end
+            # of the stream, which OpenSSL too takes as final (on a socket
+            # that was never connected, it would wait for it to connect).
+            dead, peer = socket.socketpair()
+            peer.close()
+            with dead:
+                os.dup2(dead.fileno(), fileno)
+    finally:
+        hold.close()
 
 
 def open_websocket(
