@@ -21,6 +21,7 @@ from .errors import (
     RateLimitError,
     ServerError,
     SubscriptionError,
+    show_method,
 )
 from .protocol import Ack, BadReply, RateLimit, Reply, Response, encode_request, new_request_id
 from .session import Session
@@ -138,7 +139,7 @@ class Calls:
             )
         assert isinstance(answer, BadReply)
         raise ProtocolError(
-            f"cannot understand the answer to {method}: {answer.error}"
+            f"cannot understand the answer to {show_method(method)}: {answer.error}"
         ) from answer.error
 
     def _api_error(self, method: str, reply: Reply) -> ApiError:

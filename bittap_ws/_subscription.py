@@ -11,12 +11,13 @@ oldest event is dropped and counted.
 from __future__ import annotations
 
 import collections
+import math
 import threading
 from typing import Any, Callable, Iterator
 
 import attrs
 
-from ._deadline import Deadline
+from ._deadline import Deadline, check_timeout
 from .errors import BitTapError, ConnectionClosed, EventTimeout
 
 __all__ = ["Subscription"]
@@ -94,8 +95,9 @@ class Subscription:
         Return the next event, waiting for it if needed.
 
         Args:
-            timeout: Seconds to wait; :obj:`None` waits until an event comes
-                or the subscription ends.
+            timeout: Seconds to wait; 0 takes an event only if one is
+                queued; :obj:`None`, or :data:`math.inf`, waits until an
+                event comes or the subscription ends.
 
         Raises:
             EventTimeout: If no event comes within ``timeout`` (it is a
@@ -104,8 +106,12 @@ class Subscription:
                 connection was lost and could not be restored.
             AuthenticationError: If the subscription has a private topic
                 and the LOGIN on a new connection was refused.
+            ValueError: If ``timeout`` is NaN, negative, or finite and
+                above :data:`threading.TIMEOUT_MAX`.
 
         """
+        if timeout is not None:
+            timeout = None if timeout == math.inf else check_timeout(timeout, zero=True)
         deadline = Deadline(timeout)
         with self._ready:
             while not self._queue:

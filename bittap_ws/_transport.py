@@ -12,6 +12,7 @@ their deadline. Nothing here knows about frames or requests.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import ssl
@@ -21,6 +22,7 @@ from typing import Any
 import websocket
 
 from ._deadline import Deadline
+from ._redact import redact_url
 from .errors import ConnectError
 
 __all__ = [
@@ -208,10 +210,49 @@ class Attempt:
         ws = self.ws
         sock = None if ws is None else ws.sock
         if sock is not None:
-            try:
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass  # not connected yet, or already closed
+            _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    """
+    Make every read on ``sock``, from any thread, fail at once.
+
+    Shutting the socket down wakes a thread blocked reading it, but not one
+    that still finds bytes in its buffer: websocket-client reads the
+    handshake's headers one byte at a time, so a server that floods them
+    could hold the attempt for seconds past its deadline. So the descriptor
+    is then pointed at a dead socket, on which reads end at once, and the
+    connection itself is released (with a reset, its unread bytes
+    dropped). The descriptor stays open: its number cannot be reused
+    until its owner closes it.
+
+    """
+    try:
+        # A file object of the socket defers its real close (by another
+        # thread, e.g. websocket-client's on error) until this one ends:
+        # while it lives, the descriptor's number is this socket's.
+        hold = sock.makefile("rb", buffering=0)
+    except (OSError, ValueError):  # pragma: no cover - already closed
+        return
+    try:
+        fileno = sock.fileno()
+        # A close() already under way does not wait for the file object.
+        if fileno < 0 or getattr(sock, "_closed", False):
+            return
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # not connected yet, or already shut down
+        if os.name == "posix":  # pragma: no branch - os.dup2 of sockets
+            # One end of a pair whose other end is closed: reads see the end
+            # of the stream, which OpenSSL too takes as final (on a socket
+            # that was never connected, it would wait for it to connect).
+            dead, peer = socket.socketpair()
+            peer.close()
+            with dead:
+                os.dup2(dead.fileno(), fileno)
+    finally:
+        hold.close()
 
 
 def open_websocket(
@@ -232,6 +273,7 @@ def open_websocket(
             cause attached. Name resolution is not bounded by the timeout.
 
     """
+    shown_url = redact_url(url)
     sslopt: dict[str, Any] = {}
     if ssl_context is not None:
         sslopt["context"] = ssl_context
@@ -258,16 +300,22 @@ def open_websocket(
         watchdog.start()
     try:
         if attempt.reason is None:
-            ws.connect(url)  # type: ignore[no-untyped-call]
+            # BitTap documents no redirect, and websocket-client would follow
+            # one to any scheme and host: from wss:// to ws:// too, sending
+            # the query (tokens included) in the clear. Follow none.
+            ws.connect(url, redirect_limit=0)  # type: ignore[no-untyped-call]
         if attempt.reason is not None:
-            raise ConnectError(f"cannot connect to {url}: {attempt.reason}")
+            raise ConnectError(f"cannot connect to {shown_url}: {attempt.reason}")
     except ConnectError:
         ws.shutdown()  # type: ignore[no-untyped-call]
         raise
     except Exception as exc:
         ws.shutdown()  # type: ignore[no-untyped-call]
-        reason = describe(exc) if attempt.reason is None else attempt.reason
-        raise ConnectError(f"cannot connect to {url}: {reason}") from exc
+        if attempt.reason is not None:
+            reason = attempt.reason
+        else:
+            reason = _refusal(ws, exc) or describe(exc)
+        raise ConnectError(f"cannot connect to {shown_url}: {reason}") from exc
     finally:
         if watchdog is not None:
             watchdog.cancel()
@@ -278,6 +326,25 @@ def open_websocket(
     # because nothing was said for a while. Keepalive detects dead peers.
     ws.sock.settimeout(None)
     return ws
+
+
+def _refusal(ws: websocket.WebSocket, exc: Exception) -> str | None:
+    """
+    Describe a handshake answered with a status other than 101, without
+    the answer's headers, which may hold cookies or tokens.
+
+    """
+    if isinstance(exc, websocket.WebSocketBadStatusException):
+        message = f" {exc.status_message}" if exc.status_message else ""
+        return f"the server answered the handshake with status {exc.status_code}{message}"
+    response = getattr(ws, "handshake_response", None)
+    status = getattr(response, "status", None)
+    if isinstance(status, int) and 300 <= status < 400:
+        headers = getattr(response, "headers", None) or {}
+        location = headers.get("location")
+        target = "nowhere" if location is None else redact_url(location)
+        return f"the server redirects (status {status}) to {target}; redirects are not followed"
+    return None
 
 
 def wrap(sock: socket.socket, closed: threading.Event) -> Plain | TLS:

@@ -27,6 +27,7 @@ import time
 from typing import Any, Sequence
 
 from ._display import describe
+from ._redact import redact_url
 from .client import DEFAULT_URL, Client
 from .errors import BitTapError
 
@@ -50,7 +51,7 @@ def _ping(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         client.ping()
         rtt_ms = (time.perf_counter() - start) * 1000
-    _print(args, {"url": args.url, "rtt_ms": round(rtt_ms, 3)}, f"pong in {rtt_ms:.2f} ms")
+    _print(args, {"url": redact_url(args.url), "rtt_ms": round(rtt_ms, 3)}, f"pong in {rtt_ms:.2f} ms")
 
 
 def _time(args: argparse.Namespace) -> None:

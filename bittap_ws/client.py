@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._calls import Calls
-from ._deadline import Deadline
+from ._deadline import Deadline, check_timeout
 from ._login import Login, measure_offset, server_time
+from ._redact import redact_url
 from .connection import Connection
 from .errors import ConnectionClosed, SubscriptionError
 from .protocol import RateLimit, Response
@@ -32,14 +33,11 @@ def _check_url(instance: Any, attribute: Any, value: Any) -> None:
         raise TypeError(f"url must be a string, not {type(value).__name__}")
     parts = urlsplit(value)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"not a WebSocket URL (ws:// or wss://): {value!r}")
+        raise ValueError(f"not a WebSocket URL (ws:// or wss://): {redact_url(value)!r}")
 
 
 def _positive(instance: Any, attribute: Any, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number, not {value!r}")
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be positive, not {value!r}")
+    check_timeout(value, attribute.name)
 
 
 def _size_or_none(instance: Any, attribute: Any, value: Any) -> None:
@@ -102,9 +100,14 @@ class Client:
             fails the connection with close code 1009. :obj:`None` for no
             limit.
 
+    Every timeout is a positive number of seconds, at most
+    :data:`threading.TIMEOUT_MAX` (about 292 years on Linux); ``None``,
+    where allowed, is the way to say "never".
+
     Raises:
         ValueError: If ``url`` is not a ``ws://`` or ``wss://`` URL, or a
-            timeout is not positive.
+            timeout is NaN, not positive, infinite or above
+            :data:`threading.TIMEOUT_MAX`.
 
     """
 
@@ -171,7 +174,8 @@ class Client:
     def __repr__(self) -> str:
         conn = self._session.current
         pending = 0 if conn is None else len(conn.pending)
-        return f"<Client url={self.url} state={self._session.state} pending={pending}>"
+        url = redact_url(self.url)
+        return f"<Client url={url} state={self._session.state} pending={pending}>"
 
     def __enter__(self) -> Client:
         self.connect()
@@ -241,6 +245,8 @@ class Client:
             ConnectionClosed: If the connection ends before the answer.
             RequestTimeout: If no answer comes within the timeout.
             ApiError: If the server refuses the request.
+            ValueError: If ``timeout`` is NaN, not positive, infinite or
+                above :data:`threading.TIMEOUT_MAX`.
 
         """
         self.request("ping", timeout=timeout)
@@ -258,11 +264,11 @@ class Client:
 
         Raises:
             ProtocolError: If the answer has no integer ``serverTime``.
-            ConnectError, ConnectionClosed, RequestTimeout, ApiError: As for
-                :meth:`request`.
+            ConnectError, ConnectionClosed, RequestTimeout, ApiError,
+                ValueError: As for :meth:`request`.
 
         """
-        return server_time(self.request("time", timeout=timeout))
+        return self._server_time(self._timeout(timeout))
 
     def request(
         self,
@@ -296,10 +302,16 @@ class Client:
             RateLimitError: Also, with status 429 and code :obj:`None`, when
                 the rate-limit guard refuses the call before sending it.
             ProtocolError: If the answer cannot be understood.
-            TypeError: If ``params`` cannot be sent as JSON.
+            TypeError: If ``method`` is not a :class:`str`, or ``params`` is
+                not a mapping, a sequence other than a string, or
+                :obj:`None`, or cannot be sent as JSON. Nothing is sent.
+            ValueError: If ``method`` is empty, or ``params`` holds NaN or
+                an infinity, which JSON cannot represent, or ``timeout`` is
+                NaN, not positive, infinite or above
+                :data:`threading.TIMEOUT_MAX`. Nothing is sent.
 
         """
-        return self._call(method, params, timeout)[0]
+        return self._call(method, params, self._timeout(timeout))[0]
 
     def subscribe(self, *topics: str, maxsize: int = 10_000) -> Subscription:
         """
@@ -376,15 +388,22 @@ class Client:
                 the client's ``timeout``.
 
         Raises:
-            ValueError: If ``samples`` is less than 1.
+            ValueError: If ``samples`` is less than 1, or ``timeout`` is
+                not valid, as for :meth:`request`.
             ConnectError, ConnectionClosed, RequestTimeout, ApiError: As for
                 :meth:`request`.
 
         """
         if samples < 1:
             raise ValueError(f"samples must be at least 1, not {samples}")
-        deadline = Deadline(self.timeout if timeout is None else timeout)
-        offset = measure_offset(lambda: self.time(timeout=deadline.remaining()), samples)
+        deadline = Deadline(self._timeout(timeout))
+
+        def ask() -> int:
+            remaining = deadline.remaining()
+            assert remaining is not None
+            return self._server_time(remaining)
+
+        offset = measure_offset(ask, samples)
         self._calls.guard.offset = offset / 1000
         return offset
 
@@ -413,10 +432,14 @@ class Client:
         """
         if not self._login.configured:
             raise ValueError("login() needs the client's api_key and api_secret")
-        deadline = Deadline(self.timeout if timeout is None else timeout)
+        deadline = Deadline(self._timeout(timeout))
         self._login.login(self._session.connection(deadline), deadline)
 
     # Private methods
+
+    def _timeout(self, timeout: float | None) -> float:
+        # A call's timeout= as given by the caller: None, or a valid one.
+        return self.timeout if timeout is None else check_timeout(timeout)
 
     def _call(
         self,
@@ -425,6 +448,9 @@ class Client:
         timeout: float | None,
     ) -> tuple[Response, Connection]:
         return self._calls.call(method, params, self.timeout if timeout is None else timeout)
+
+    def _server_time(self, timeout: float) -> int:
+        return server_time(self._call("time", None, timeout)[0])
 
 
 _T = TypeVar("_T")

@@ -79,6 +79,7 @@ class Connection:
     """
 
     _ws: websocket.WebSocket
+    #: The URL as logs show it, its secrets redacted.
     url: str
     ping_interval: float | None = None
     ping_timeout: float | None = None

@@ -41,6 +41,17 @@ __all__ = [
 ]
 
 
+def show_method(method: str) -> str:
+    """
+    Return ``method`` as it may appear in a message: as it is when every
+    character is printable, else as its :func:`repr`, so that control
+    characters sent by mistake or by malice cannot forge lines of a log or
+    rewrite a terminal.
+
+    """
+    return method if method.isprintable() else repr(method)
+
+
 class BitTapError(Exception):
     """
     Base class for every exception raised by bittap-ws.
@@ -94,13 +105,13 @@ class RequestTimeout(BitTapError, TimeoutError):
 
     def __init__(self, method: str, request_id: str, timeout: float) -> None:
         # Bypass OSError's (errno, strerror) interpretation of two arguments.
-        super().__init__(f"no answer to {method} within {timeout:g} s")
+        super().__init__(f"no answer to {show_method(method)} within {timeout:g} s")
         self.method = method
         self.request_id = request_id
         self.timeout = timeout
 
     def __str__(self) -> str:
-        return f"no answer to {self.method} within {self.timeout:g} s"
+        return f"no answer to {show_method(self.method)} within {self.timeout:g} s"
 
 
 class EventTimeout(BitTapError, TimeoutError):
@@ -175,7 +186,8 @@ class ApiError(BitTapError):
     def __str__(self) -> str:
         code = "" if self.code is None else f" code {self.code}"
         msg = f": {self.msg}" if self.msg else ""
-        return f"{self.method or 'request'} failed with status {self.status}{code}{msg}"
+        method = show_method(self.method) if self.method else "request"
+        return f"{method} failed with status {self.status}{code}{msg}"
 
 
 class ServerError(ApiError):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import re
 from typing import Any, Callable, Mapping, Sequence, Union
@@ -206,6 +207,12 @@ def new_request_id() -> str:
 _dumps: Callable[[Any], str]
 _loads: Callable[[str | bytes], Any]
 
+# NaN and the infinities are not JSON: the stdlib encoder refuses them with
+# allow_nan=False; orjson writes them as null, so encode_request() checks.
+_stdlib_dumps = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
 if _HAVE_ORJSON:  # pragma: no cover - depends on the installed extras
 
     def _dumps(value: Any) -> str:
@@ -214,7 +221,7 @@ if _HAVE_ORJSON:  # pragma: no cover - depends on the installed extras
 
     _loads = orjson.loads
 else:  # pragma: no cover
-    _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    _dumps = _stdlib_dumps
     _loads = json.loads
 
 
@@ -233,10 +240,17 @@ def encode_request(
             leave ``params`` out of the frame.
 
     Raises:
-        TypeError: If ``params`` is not a mapping, a sequence or
-            :obj:`None`, or holds values that JSON cannot represent.
+        TypeError: If ``method`` is not a :class:`str`; if ``params`` is
+            not a mapping, a sequence other than a string, or :obj:`None`,
+            or holds values that JSON cannot represent.
+        ValueError: If ``method`` is empty, or ``params`` holds a float
+            that is not finite (NaN, infinity): JSON has no such numbers.
 
     """
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, not {type(method).__name__}")
+    if not method:
+        raise ValueError("method must not be empty")
     frame: dict[str, Any] = {"id": request_id, "method": method}
     if params is not None:
         if isinstance(params, Mapping):
@@ -251,9 +265,34 @@ def encode_request(
                 f"not {type(params).__name__}"
             )
     try:
-        return _dumps(frame)
+        text = _dumps(frame)
     except (TypeError, ValueError) as exc:
+        if _has_non_finite(params):
+            raise ValueError(_NON_FINITE) from None
         raise TypeError(f"params cannot be encoded as JSON: {exc}") from exc
+    # A non-finite float comes out as null, if at all: only then is the
+    # walk through params worth its cost.
+    if "null" in text and _has_non_finite(params):
+        raise ValueError(_NON_FINITE)
+    return text
+
+
+_NON_FINITE = "params hold a float that is not finite (NaN or infinity); JSON has none"
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Mapping):
+        value = value.values()
+    elif not isinstance(value, (list, tuple)) and not (
+        isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+    ):
+        return False
+    try:
+        return any(_has_non_finite(item) for item in value)
+    except RecursionError:  # deeper than any encoder goes: it refused already
+        return False
 
 
 def parse_rate_limits(value: Any) -> tuple[RateLimit, ...]:

@@ -34,6 +34,7 @@ from typing import Callable, Protocol
 import attrs
 
 from ._deadline import Deadline
+from ._redact import redact_url
 from ._transport import Attempt, open_websocket
 from .connection import Connection
 from .errors import BitTapError, ConnectError, ConnectionClosed
@@ -113,6 +114,7 @@ class Session:
     _failures: int = attrs.field(init=False, default=0)
     _retry_at: float = attrs.field(init=False, default=0.0)
     _last_error: ConnectError | None = attrs.field(init=False, default=None)
+    _shown_url: str = attrs.field(init=False, default="")
     # Closes the connection when the session is garbage-collected without
     # close(), e.g. when a notebook cell that makes a client runs again.
     _finalizer: weakref.finalize[[], Session] | None = attrs.field(
@@ -125,6 +127,8 @@ class Session:
     _stop: threading.Event = attrs.field(init=False, factory=threading.Event)
 
     def __attrs_post_init__(self) -> None:
+        # The URL as messages and logs show it: its query may hold a token.
+        self._shown_url = redact_url(self.url)
         _sessions.add(self)
 
     # Public methods
@@ -217,7 +221,7 @@ class Session:
         if self._state == CLOSED:
             raise ConnectionClosed("the client is closed")
         if not deadline.acquire(self._connect_lock):
-            raise ConnectError(f"cannot connect to {self.url}: timed out")
+            raise ConnectError(f"cannot connect to {self._shown_url}: timed out")
         try:
             # Another thread may have connected while this one waited.
             conn = self._conn
@@ -260,7 +264,7 @@ class Session:
                 self._attempt = None
         conn = Connection(
             ws,
-            url=self.url,
+            url=self._shown_url,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
             on_event=self.on_event,
@@ -312,7 +316,7 @@ class Session:
         remaining = deadline.remaining()
         if remaining is not None and delay > remaining:
             error = ConnectError(
-                f"cannot connect to {self.url}: not retrying for {delay:.1f} s "
+                f"cannot connect to {self._shown_url}: not retrying for {delay:.1f} s "
                 f"after {self._failures} failed attempt(s)"
             )
             raise error from self._last_error

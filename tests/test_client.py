@@ -1,3 +1,4 @@
+import math
 import socket
 import threading
 import time
@@ -46,6 +47,18 @@ class TestConstructor:
         """Timeouts must be positive."""
         with pytest.raises(ValueError):
             Client(**{option: 0})
+
+    @pytest.mark.parametrize(
+        "option",
+        ["timeout", "connect_timeout", "ping_interval", "ping_timeout", "resume_timeout"],
+    )
+    @pytest.mark.parametrize(
+        "value", [math.nan, math.inf, -math.inf, -1.0, 0.0, threading.TIMEOUT_MAX * 2]
+    )
+    def test_rejects_nan_infinite_and_huge_timeouts(self, option, value):
+        """A timeout option that is NaN, not positive, infinite or beyond TIMEOUT_MAX raises ValueError."""
+        with pytest.raises(ValueError, match=option):
+            Client(**{option: value})
 
     def test_keepalive_may_be_turned_off(self):
         """None turns keepalive off."""
@@ -112,6 +125,42 @@ class TestCalls:
         """params=None leaves params out."""
         client.request("time")
         assert "params" not in server.requests[-1]
+
+    @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+    def test_non_finite_params_are_not_sent(self, client, server, value):
+        """NaN or an infinity in params raises ValueError and sends nothing."""
+        client.time()
+        sent = len(server.requests)
+        with pytest.raises(ValueError):
+            client.request("order", {"price": value})
+        assert client.time() > 0
+        assert [r["method"] for r in server.requests[sent:]] == ["time"]
+
+    @pytest.mark.parametrize("method", [None, 123, b"time", ["time"]])
+    def test_method_must_be_a_string(self, server, method):
+        """A method that is not a str raises TypeError at once, connecting nowhere."""
+        client = Client(server.url, timeout=10_000 * MS)
+        start = time.monotonic()
+        with pytest.raises(TypeError, match="method"):
+            client.request(method)
+        assert time.monotonic() - start < 1000 * MS
+        assert server.connection_count == 0
+        assert "state=unopened" in repr(client)
+
+    def test_method_must_not_be_empty(self, client, server):
+        """An empty method raises ValueError and sends nothing."""
+        client.time()
+        with pytest.raises(ValueError, match="method"):
+            client.request("")
+        assert [r["method"] for r in server.requests] == ["time"]
+
+    @pytest.mark.parametrize("params", ["symbol=BTC-USDT", b"x", 42, 1.5, object()])
+    def test_params_of_the_wrong_type(self, client, server, params):
+        """params that are neither a mapping, a sequence nor None raise TypeError; nothing is sent."""
+        client.time()
+        with pytest.raises(TypeError, match="params"):
+            client.request("depth", params)
+        assert [r["method"] for r in server.requests] == ["time"]
 
     def test_lazy_connect(self, server):
         """The first call connects without connect()."""
@@ -220,6 +269,36 @@ class TestTimeouts:
             assert wait_for(lambda: "unknown or expired" in caplog.text)
         assert client.time() > 0
         assert "pending=0" in repr(client)
+
+    @pytest.mark.parametrize(
+        "value", [math.nan, math.inf, -1.0, 0.0, threading.TIMEOUT_MAX * 2]
+    )
+    @pytest.mark.parametrize("call", ["request", "ping", "time", "clock_offset"])
+    def test_rejects_a_nan_infinite_or_huge_call_timeout(self, server, call, value):
+        """timeout= of a call that is NaN, not positive, infinite or huge raises ValueError at once, sending nothing."""
+        client = Client(server.url)
+        args = ("time",) if call == "request" else ()
+        with pytest.raises(ValueError, match="timeout"):
+            getattr(client, call)(*args, timeout=value)
+        assert server.connection_count == 0
+
+    def test_huge_ping_interval_keeps_the_connection(self, server):
+        """The largest ping_interval allowed keeps a connection open instead of killing it."""
+        with Client(server.url, ping_interval=threading.TIMEOUT_MAX) as client:
+            time.sleep(100 * MS)
+            assert client.time() > 0
+            assert server.connection_count == 1
+
+    def test_control_characters_in_the_method_are_escaped(self, client, server):
+        """A method with control characters shows escaped in the text of a RequestTimeout."""
+        method = "ti\x1b[2Jme\nFAKE LOG LINE"
+        server.on(method, action="silence")
+        with pytest.raises(RequestTimeout) as exc_info:
+            client.request(method, timeout=100 * MS)
+        text = str(exc_info.value)
+        assert "\x1b" not in text and "\n" not in text
+        assert repr(method) in text
+        assert exc_info.value.method == method
 
     def test_delayed_answer_within_timeout(self, client, server):
         """A slow answer within the timeout is returned."""

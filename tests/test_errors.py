@@ -31,6 +31,17 @@ class TestApiError:
         assert exc.request_id == server.requests[-1]["id"]
         assert exc.rate_limits == (RateLimit("REQUEST_WEIGHT", "MINUTE", 1, 6000, 7),)
 
+    def test_control_characters_in_the_method_are_escaped(self, client, server):
+        """A method with control characters shows escaped in the text of an ApiError."""
+        method = "time\r\n\x07"
+        server.on(method, status=400, error={"code": -1, "msg": "no"})
+        with pytest.raises(ApiError) as exc_info:
+            client.request(method)
+        text = str(exc_info.value)
+        assert not any(c in text for c in "\r\n\x07")
+        assert text.startswith(repr(method))
+        assert exc_info.value.method == method
+
     def test_data_is_none_when_absent(self, client, server):
         """An error object without data gives data None."""
         server.on("time", status=400, error={"code": -1100, "msg": "Illegal characters."})

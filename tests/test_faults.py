@@ -6,6 +6,7 @@ import time
 import pytest
 
 from bittap_ws import Client, ConnectError, ConnectionClosed, RequestTimeout
+from bittap_ws.testing import run_server
 
 from .conftest import MS, wait_for
 
@@ -352,3 +353,29 @@ def test_forgotten_client_closes_its_connection(server):
     del client
     assert wait_for(lambda: not client_threads())
     assert wait_for(lambda: server.open_connections == 0)
+
+
+class TestBundledServer:
+    def test_exits_while_a_client_keeps_its_socket_after_closing(self):
+        """run_server() exits promptly while a client that finished the close handshake keeps its TCP socket open."""
+        with run_server() as server:
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(
+                b"GET /endpoint HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += sock.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 101")
+            # A masked close frame, code 1000; then read the server's answer.
+            sock.sendall(bytes([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2]))
+            sock.settimeout(2000 * MS)
+            reply = sock.recv(4096)
+            assert reply[:1] == b"\x88"
+            start = time.monotonic()
+        try:
+            assert time.monotonic() - start < 3000 * MS
+        finally:
+            sock.close()

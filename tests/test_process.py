@@ -209,3 +209,36 @@ def test_client_after_fork_reconnects(server, situation):
     assert server.connection_count == 2
     prefixes = {request["id"].rsplit("-", 1)[0] for request in server.requests}
     assert len(prefixes) == 2
+
+
+UNCONFIGURED_LOGGING = """
+    import sys, time
+    from bittap_ws import Client
+
+    with Client(sys.argv[1], timeout=5) as client:
+        client.time()
+        print("CONNECTED", flush=True)
+        sys.stdin.readline()  # the test sends a frame nobody asked for
+        time.sleep(0.2)
+        client.time()
+    print("OK", flush=True)
+"""
+
+
+def test_warnings_stay_quiet_without_logging_configured(server):
+    """A program that configured no logging prints nothing on stderr when the client warns."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(UNCONFIGURED_LOGGING), server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    expect_line(process, "CONNECTED")
+    server.send("not JSON")  # logged at WARNING by the reader
+    process.stdin.write("\n")
+    process.stdin.flush()
+    expect_line(process, "OK")
+    out, err = finish(process)
+    assert process.returncode == 0, err
+    assert "ignored a frame" not in err

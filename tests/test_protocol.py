@@ -1,7 +1,9 @@
 import json
+import math
 
 import pytest
 
+from bittap_ws import protocol
 from bittap_ws.errors import ProtocolError
 from bittap_ws.protocol import (
     REQUEST_ID_PATTERN,
@@ -64,6 +66,30 @@ class TestEncodeRequest:
         """Values JSON cannot represent raise TypeError."""
         with pytest.raises(TypeError):
             encode_request("a", "time", {"x": object()})
+
+    @pytest.mark.parametrize("encoder", ["default", "stdlib"])
+    @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+    @pytest.mark.parametrize(
+        "wrap",
+        [
+            lambda v: {"price": v},
+            lambda v: [1, v],
+            lambda v: {"orders": [{"qty": "1", "price": v}]},
+            lambda v: ({"deep": ([v],)},),
+        ],
+        ids=["dict", "list", "nested", "tuples"],
+    )
+    def test_rejects_non_finite_floats(self, monkeypatch, encoder, value, wrap):
+        """NaN and infinities raise ValueError, with either JSON encoder, at any depth."""
+        if encoder == "stdlib":
+            monkeypatch.setattr(protocol, "_dumps", protocol._stdlib_dumps)
+        with pytest.raises(ValueError, match="not finite"):
+            encode_request("a", "order", wrap(value))
+
+    def test_null_and_finite_floats_still_pass(self):
+        """None and ordinary floats are sent as null and numbers."""
+        frame = json.loads(encode_request("a", "order", {"x": None, "y": 1.5, "z": [None]}))
+        assert frame["params"] == {"x": None, "y": 1.5, "z": [None]}
 
 
 class TestDecode:

@@ -1,14 +1,17 @@
 import json
 import logging
+import socket
 
 import pytest
 
-from bittap_ws import Client
-from bittap_ws._redact import REDACTED, redact, redact_frame
+from bittap_ws import Client, ConnectError
+from bittap_ws._redact import REDACTED, redact, redact_frame, redact_url
 
-from .conftest import MS
+from .conftest import MS, wait_for
 
 SIGNATURE = "c5b0e3f1d2a4968778a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcdef"
+SHA512_HMAC = SIGNATURE * 2
+TOKEN = "tok-5ecr3t-value"
 
 
 class TestRedact:
@@ -45,6 +48,25 @@ class TestRedact:
     def test_hex_signature_anywhere(self):
         """A 64-hex-digit string looks like a signature and is replaced."""
         assert redact({"method": "X", "params": ["a", SIGNATURE]})["params"] == ["a", REDACTED]
+
+    @pytest.mark.parametrize(
+        "key", ["sign", "sig", "hmac", "auth", "apiSign", "x-sig", "HMAC_SHA512", "authKey", "Auth"]
+    )
+    def test_short_secret_words_as_whole_words(self, key):
+        """sign, sig, hmac and auth make a key secret as words of its name."""
+        assert redact({key: "s3cr3t"}) == {key: REDACTED}
+
+    @pytest.mark.parametrize(
+        "key", ["signal", "design", "assigned", "author", "authorized", "sigma", "signals"]
+    )
+    def test_words_that_merely_contain_them_are_not_secret(self, key):
+        """Keys like signal or author, which only contain those letters, are left alone."""
+        assert redact({key: "visible"}) == {key: "visible"}
+
+    def test_sha512_hex_anywhere(self):
+        """A 128-hex-digit string (an HMAC-SHA512) is replaced like a 64-digit one."""
+        assert redact({"params": ["a", SHA512_HMAC]}) == {"params": ["a", REDACTED]}
+        assert SHA512_HMAC not in redact_frame(f"oops [{SHA512_HMAC!r}")
 
     def test_ordinary_frames_unchanged(self):
         """Frames without secrets come out equal."""
@@ -83,6 +105,12 @@ class TestRedactFrame:
         out = redact_frame('oops {"apiKey": "abc", apiSecret=xyz&x=1 signature: def')
         assert "abc" not in out and "xyz" not in out and "def" not in out
         assert "x=1" in out
+
+    def test_short_words_in_text_that_is_not_json(self):
+        """sign=, sig: and hmac= values are redacted in a frame that is not JSON; signal= is not."""
+        out = redact_frame("oops sign=aaa sig: bbb hmac=ccc signal=ddd")
+        assert "aaa" not in out and "bbb" not in out and "ccc" not in out
+        assert "signal=ddd" in out
 
     def test_invalid_utf8(self):
         """A frame that is not UTF-8 does not raise."""
@@ -125,3 +153,62 @@ class TestLogging:
         messages = [record.getMessage() for record in caplog.records]
         assert any("ignored a frame" in m for m in messages)
         assert all("my-api-key" not in m for m in messages)
+
+
+class TestRedactUrl:
+    @pytest.mark.parametrize(
+        "url, shown",
+        [
+            ("wss://h/endpoint?format=JSON", "wss://h/endpoint?format=JSON"),
+            (
+                f"wss://h/endpoint?format=JSON&token={TOKEN}",
+                "wss://h/endpoint?format=JSON&token=***",
+            ),
+            (f"ws://h:9/p?listenKey={TOKEN}&x=1", "ws://h:9/p?listenKey=***&x=***"),
+            (f"ws://h/p?{TOKEN}", "ws://h/p?***"),
+            (f"ws://user:{TOKEN}@h/p", "ws://user:***@h/p"),
+            (f"ws://{TOKEN}@h/p", "ws://***@h/p"),
+            ("ws://h/p", "ws://h/p"),
+            (f"ws://h/p?a=1#{TOKEN}", "ws://h/p?a=***#***"),
+        ],
+    )
+    def test_query_values_and_password_are_hidden(self, url, shown):
+        """Every query value but format's, the userinfo password and a fragment are replaced."""
+        assert redact_url(url) == shown
+
+    def test_repr_hides_the_token(self):
+        """repr(client) shows the URL without the token."""
+        client = Client(f"ws://127.0.0.1:9/endpoint?format=JSON&token={TOKEN}")
+        assert TOKEN not in repr(client)
+        assert "format=JSON&token=***" in repr(client)
+
+    def test_invalid_url_error_hides_the_token(self):
+        """The ValueError for a URL that is not ws:// or wss:// hides the token."""
+        with pytest.raises(ValueError) as exc_info:
+            Client(f"https://h/endpoint?token={TOKEN}")
+        assert TOKEN not in str(exc_info.value)
+
+    def test_connect_errors_and_logs_hide_the_token(self, server, caplog):
+        """ConnectError messages and DEBUG logs never show the token of the URL."""
+        caplog.set_level(logging.DEBUG, logger="bittap_ws")
+        refused = socket.socket()
+        refused.bind(("127.0.0.1", 0))
+        port = refused.getsockname()[1]
+        refused.close()
+        # Below the first backoff (0.25 s at least), so that the second
+        # attempt is refused by it: a refused connection fails at once.
+        client = Client(f"ws://127.0.0.1:{port}/endpoint?token={TOKEN}", connect_timeout=0.2)
+        errors = []
+        for _ in range(2):  # the second is refused by the backoff
+            with pytest.raises(ConnectError) as exc_info:
+                client.connect()
+            errors.append(str(exc_info.value))
+        assert all(TOKEN not in error and "token=***" in error for error in errors)
+        assert "not retrying" in errors[1]
+        with Client(f"{server.url}&token={TOKEN}", timeout=2000 * MS) as client:
+            client.time()
+            assert TOKEN not in repr(client)
+            server.drop()
+            assert wait_for(lambda: "disconnected" in repr(client))
+        assert any("lost" in record.getMessage() for record in caplog.records)
+        assert TOKEN not in caplog.text

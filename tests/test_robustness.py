@@ -1,15 +1,18 @@
 import os
 import socket
+import ssl
 import threading
 import time
+import types
 import warnings
 
 import pytest
 
 from bittap_ws import Client, ConnectError, ConnectionClosed, RequestTimeout
+from bittap_ws._transport import Attempt
 from bittap_ws.protocol import Unroutable, decode
 
-from .conftest import MS
+from .conftest import MS, wait_for
 
 
 def test_deeply_nested_json_is_unroutable():
@@ -125,6 +128,81 @@ def test_trickled_handshake_is_bounded_by_connect_timeout():
         assert "timed out" in str(exc_info.value)
     finally:
         close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+def test_endless_handshake_headers_are_bounded_by_connect_timeout(tls):
+    """A server that sends header lines without end gives ConnectError soon after connect_timeout."""
+    context = client_context = None
+    if tls:
+        trustme = pytest.importorskip("trustme")
+        ca = trustme.CA()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("localhost").configure_cert(context)
+        client_context = ssl.create_default_context()
+        ca.configure_trust(client_context)
+    # Short lines, as fast as the client takes them: websocket-client reads
+    # headers one byte at a time, so whatever sits in the socket's buffer
+    # when the deadline comes takes long to drain.
+    lines = b"a:b\r\n" * 20_000
+
+    def endless(conn, stop):
+        if context is not None:
+            with context.wrap_socket(conn, server_side=True) as tls:
+                serve(tls, stop)
+        else:
+            serve(conn, stop)
+
+    def serve(conn, stop):
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\n")
+        conn.settimeout(100 * MS)  # a client gone quiet must not hold this thread
+        while not stop.is_set():
+            try:
+                conn.sendall(lines)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    port, close = serve_raw(endless)
+    try:
+        host = "localhost" if tls else "127.0.0.1"
+        client = Client(
+            f"{'wss' if tls else 'ws'}://{host}:{port}/",
+            connect_timeout=1000 * MS,
+            ssl_context=client_context,
+        )
+        start = time.monotonic()
+        with pytest.raises(ConnectError) as exc_info:
+            client.connect()
+        assert time.monotonic() - start < 1000 * MS + 300 * MS
+        assert "timed out" in str(exc_info.value)
+    finally:
+        close()
+
+
+def test_an_aborted_attempt_reads_none_of_the_bytes_already_buffered():
+    """After abort, reading the attempt's socket ends at once, though bytes wait in its buffer."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    try:
+        server.sendall(b"a:b\r\n" * 10_000)
+        assert wait_for(lambda: len(client.recv(1, socket.MSG_PEEK)) == 1)
+        attempt = Attempt()
+        attempt.ws = types.SimpleNamespace(sock=client)
+        attempt.abort("timed out")
+        client.settimeout(1000 * MS)
+        try:
+            data = client.recv(1)
+        except OSError:
+            data = b""
+        assert data == b""
+        assert attempt.reason == "timed out"
+    finally:
+        for sock in (client, server, listener):
+            sock.close()
 
 
 def test_close_aborts_a_connection_attempt():

@@ -1,3 +1,4 @@
+import math
 import threading
 import time
 
@@ -37,6 +38,38 @@ def test_subscribe_and_get(client, quiet_server):
     event = subscription.get(timeout=2000 * MS)
     assert (event["e"], event["s"], event["p"]) == ("s_trade", "BTC-USDT", "1.5")
     subscription.close()
+
+
+@pytest.mark.parametrize("value", [math.nan, -1.0, threading.TIMEOUT_MAX * 2])
+def test_get_rejects_a_nan_negative_or_huge_timeout(client, quiet_server, value):
+    """get(timeout=) that is NaN, negative or beyond TIMEOUT_MAX raises ValueError at once."""
+    with client.subscribe(TRADES) as subscription:
+        start = time.monotonic()
+        with pytest.raises(ValueError, match="timeout"):
+            subscription.get(timeout=value)
+        assert time.monotonic() - start < 1000 * MS
+
+
+@pytest.mark.parametrize("value", [None, math.inf])
+def test_get_with_an_infinite_timeout_waits_for_the_event(client, quiet_server, value):
+    """get(timeout=inf) waits as long as get(timeout=None) does."""
+    with client.subscribe(TRADES) as subscription:
+        timer = threading.Timer(100 * MS, quiet_server.publish, args=(TRADES,))
+        timer.start()
+        try:
+            assert subscription.get(timeout=value)["e"] == TRADES
+        finally:
+            timer.join()
+
+
+def test_get_with_a_zero_timeout_polls(client, quiet_server):
+    """get(timeout=0) returns a queued event, or raises EventTimeout at once."""
+    with client.subscribe(TRADES) as subscription:
+        with pytest.raises(EventTimeout):
+            subscription.get(timeout=0)
+        quiet_server.publish(TRADES)
+        assert wait_for(lambda: "queued=1" in repr(subscription))
+        assert subscription.get(timeout=0)["e"] == TRADES
 
 
 def test_iterate(client, server):

@@ -3,6 +3,7 @@ wss://: certificate verification, a custom CA, and concurrency over TLS.
 
 """
 
+import socket
 import ssl
 import threading
 import time
@@ -150,3 +151,48 @@ class TestStalledWriter:
             # At once, before the reader thread has finished the connection.
             assert client.time() > 0
             assert server.connection_count == 2
+
+
+class TestRedirects:
+    @pytest.mark.parametrize("status", [301, 302, 307, 308])
+    def test_redirect_from_wss_to_ws_is_not_followed(self, ca, client_context, status):
+        """A wss:// server redirecting to ws:// gives ConnectError naming the status; the ws:// target gets no connection."""
+        target = socket.create_server(("127.0.0.1", 0))
+        target.setblocking(False)
+        location = f"ws://127.0.0.1:{target.getsockname()[1]}/endpoint?token=SECRET-TOKEN"
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("localhost").configure_cert(context)
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+
+        def redirect():
+            conn, _ = listener.accept()
+            with context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                tls.sendall(
+                    f"HTTP/1.1 {status} Moved\r\nLocation: {location}\r\n"
+                    "Content-Length: 0\r\n\r\n".encode()
+                )
+                tls.recv(1)  # until the client hangs up
+
+        thread = threading.Thread(target=redirect)
+        thread.start()
+        try:
+            client = Client(
+                f"wss://localhost:{port}/endpoint?format=JSON",
+                connect_timeout=2000 * MS,
+                ssl_context=client_context,
+            )
+            with pytest.raises(ConnectError) as exc_info:
+                client.connect()
+            thread.join(2000 * MS)
+            text = str(exc_info.value)
+            assert str(status) in text
+            assert "ws://127.0.0.1" in text and "SECRET-TOKEN" not in text
+            time.sleep(100 * MS)  # a connection to the target would be there by now
+            with pytest.raises(BlockingIOError):
+                target.accept()
+        finally:
+            thread.join()
+            listener.close()
+            target.close()

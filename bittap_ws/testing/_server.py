@@ -11,6 +11,7 @@ import json
 import random
 import ssl as ssl_module
 import threading
+import time
 from typing import Any, Iterator, Sequence
 
 import attrs
@@ -22,6 +23,9 @@ from ._emulator import BitTap, error
 from ._faults import FaultyConnection, Rule, close_later, drop, send, stall, unstall
 
 __all__ = ["run_server", "Server"]
+
+# Seconds run_server() lets connections close by themselves on exit.
+SHUTDOWN_GRACE = 1.0
 
 
 @attrs.define(eq=False)
@@ -418,7 +422,20 @@ def run_server(
         if server._publisher is not None:
             server._publisher.join(5)
         server.unstall()
-        ws_server.shutdown()
+        # websockets' shutdown() waits until every connection has ended. A
+        # client that answered the closing handshake but keeps its socket
+        # open never ends its connection (websocket-client's WebSocketApp
+        # does this), nor one that never answers it: after a grace period,
+        # cut what is left, until shutdown() returns.
+        closer = threading.Thread(
+            target=ws_server.shutdown, name="bittap-ws-test-shutdown", daemon=True
+        )
+        closer.start()
+        closer.join(SHUTDOWN_GRACE)
+        deadline = time.monotonic() + 5
+        while closer.is_alive() and time.monotonic() < deadline:
+            server.drop()
+            closer.join(0.05)
         thread.join(5)
         server.drop()
         # Handler threads end once their connection is gone.
