@@ -25,7 +25,7 @@ import attrs
 import websocket
 from websocket import ABNF
 
-from ._deadline import Deadline
+from ._deadline import Deadline, held, start_thread
 from ._frames import FrameReader, MaskKeys, build_frame
 from ._redact import redact_frame
 from ._transport import WriteTimeout, describe, wrap
@@ -70,6 +70,9 @@ class Connection:
 
     * ``_send_lock`` serializes writes to the socket, and guards
       ``_mask_keys``. It is held only while a frame is built and written.
+      It is an RLock only so that ``held()`` can tell whether this thread
+      holds it (see :func:`~bittap_ws._deadline.held`); it is never
+      re-entered: frames must not nest.
     * ``_state_lock`` guards ``_closing`` and ``_exc``. It is never held
       while doing I/O.
     * On a TLS connection, ``TLS.lock`` is held around each call into the
@@ -93,7 +96,7 @@ class Connection:
     _sock: Any = attrs.field(init=False)
     # What reads and writes go through: _transport.Plain or _transport.TLS.
     _io: Any = attrs.field(init=False)
-    _send_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _send_lock: threading.RLock = attrs.field(init=False, factory=threading.RLock)
     _mask_keys: MaskKeys = attrs.field(init=False, factory=MaskKeys)
     _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _closing: bool = attrs.field(init=False, default=False)
@@ -127,6 +130,14 @@ class Connection:
         # may go out on it meanwhile.
         return self._closed.is_set() or self._exc is not None
 
+    @property
+    def closed_by_client(self) -> bool:
+        """
+        :obj:`True` once :meth:`close` was called on this side.
+
+        """
+        return self._closing
+
     def start(self) -> None:
         """
         Start the reader thread and, if enabled, the keepalive thread.
@@ -137,12 +148,12 @@ class Connection:
         self._reader = threading.Thread(
             target=self._read_loop, name="bittap-ws-reader", daemon=True
         )
-        self._reader.start()
+        start_thread(self._reader)
         if self.ping_interval is not None:
             self._keepalive = threading.Thread(
                 target=self._keepalive_loop, name="bittap-ws-keepalive", daemon=True
             )
-            self._keepalive.start()
+            start_thread(self._keepalive)
 
     def request(
         self,
@@ -202,10 +213,17 @@ class Connection:
         if opcode == _OP_TEXT and logger.isEnabledFor(logging.DEBUG):
             logger.debug("sending %s", redact_frame(data))
         payload = data.encode() if isinstance(data, str) else data
-        # Try without a timeout first: reading the clock costs more.
-        if not self._send_lock.acquire(False) and not deadline.acquire(self._send_lock):
+        lock = self._send_lock
+        if held(lock):
+            # A signal handler called while this thread writes a frame:
+            # waiting for the lock would wait forever. Nothing is sent.
             return False
+        # Acquired inside the try and released in the finally: an interrupt
+        # anywhere in between leaves the lock free.
         try:
+            # Try without a timeout first: reading the clock costs more.
+            if not lock.acquire(False) and not deadline.acquire(lock):
+                return False
             if self.closed:
                 exc = self._closed_exc()
                 raise copy_closed(exc, NotSent) from exc.__cause__
@@ -221,10 +239,16 @@ class Connection:
         except BaseException as exc:
             # Interrupted (Ctrl-C) in the middle of a write: part of the
             # frame may be on the wire and the stream can't be trusted.
-            self._abort(exc)
+            if held(lock):
+                self._abort(exc)
             raise
         finally:
-            self._send_lock.release()
+            # One call, so that no interrupt can come between a check and
+            # the release: an RLock refuses a thread that does not hold it.
+            try:
+                lock.release()
+            except RuntimeError:
+                pass  # not acquired
         return True
 
     def close(self) -> None:
@@ -236,26 +260,43 @@ class Connection:
         reader and keepalive threads to end.
 
         """
-        with self._state_lock:
-            first = not self._closing
-            self._closing = True
         deadline = Deadline(CLOSE_TIMEOUT)
-        if first:
-            # Wake every waiter now, not once the reader notices the end.
-            self.pending.fail_all(self._closed_exc())
-        if first and not self._closed.is_set():
-            # Best effort, within CLOSE_TIMEOUT: a peer that stopped reading
-            # must not block close(), nor a writer stuck because of it.
-            if self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
+        lock = self._send_lock
+        try:
+            with self._state_lock:
+                first = not self._closing
+                self._closing = True
+            if first:
+                # Wake every waiter now, not once the reader notices the end.
+                self.pending.fail_all(self._closed_exc())
+            if first and not self._closed.is_set() and not held(lock):
+                # Best effort, within CLOSE_TIMEOUT: a peer that stopped
+                # reading must not block close(), nor a writer stuck because
+                # of it.
                 try:
-                    frame = build_frame(_OP_CLOSE, b"\x03\xe8", self._mask_keys.next())
-                    self._io.sendall(frame, Deadline(CLOSE_TIMEOUT / 2))
+                    if lock.acquire(timeout=CLOSE_TIMEOUT / 2):
+                        frame = build_frame(_OP_CLOSE, b"\x03\xe8", self._mask_keys.next())
+                        self._io.sendall(frame, Deadline(CLOSE_TIMEOUT / 2))
                 except (OSError, WriteTimeout):
                     pass  # the connection is ending anyway
                 finally:
-                    self._send_lock.release()
-        self._shutdown()
+                    try:
+                        lock.release()
+                    except RuntimeError:
+                        pass  # not acquired
+        finally:
+            # Even if interrupted (Ctrl-C): the reader ends on the shut
+            # down socket, and closes it.
+            self._shutdown()
         self.join(deadline.remaining())
+        reader = self._reader
+        if reader is None or not reader.is_alive():
+            # A reader whose start() was interrupted may never run, and
+            # never close the socket: close it here (closing is idempotent).
+            try:
+                self._io.close()
+            except OSError:  # pragma: no cover - close() hardly ever fails
+                pass
 
     def join(self, timeout: float | None = None) -> None:
         """
@@ -267,7 +308,9 @@ class Connection:
         deadline = Deadline(timeout)
         current = threading.current_thread()
         for thread in (self._reader, self._keepalive):
-            if thread is not None and thread is not current:
+            # A start() interrupted by Ctrl-C may leave a thread that is
+            # not alive yet: it ends by itself, on the closed socket.
+            if thread is not None and thread is not current and thread.is_alive():
                 thread.join(deadline.remaining())
 
     # Private methods
@@ -396,14 +439,18 @@ class Connection:
         # A control frame that cannot go out within ping_timeout means the
         # peer stopped reading: the connection is dead.
         deadline = Deadline(self.ping_timeout or CLOSE_TIMEOUT)
-        if not deadline.acquire(self._send_lock):
-            raise TimeoutError("cannot write to the connection: the peer stopped reading")
+        lock = self._send_lock
         try:
+            if not deadline.acquire(lock):
+                raise TimeoutError("cannot write to the connection: the peer stopped reading")
             self._io.sendall(build_frame(opcode, data, self._mask_keys.next()), deadline)
         except WriteTimeout as exc:
             raise TimeoutError(f"the peer stopped reading: {exc}") from None
         finally:
-            self._send_lock.release()
+            try:
+                lock.release()
+            except RuntimeError:
+                pass  # not acquired
 
     def _on_close_frame(self, data: bytes) -> None:
         code: int | None = None

@@ -14,6 +14,7 @@ import logging
 import threading
 from typing import Any
 
+from ._deadline import Flag
 from .errors import ConnectionClosed
 
 __all__ = ["Pending", "Slot", "copy_closed"]
@@ -27,14 +28,16 @@ class Slot:
 
     ``value`` (an answer) or ``exc`` (why there will be none) is stored, and
     ``filled`` set, before the event is set, so a waiter woken by the event
-    always finds one of them.
+    always finds one of them. The event is a :class:`~bittap_ws._deadline.Flag`,
+    which Ctrl-C in a waiting caller cannot leave in a state that blocks
+    the reader thread setting it.
 
     """
 
     __slots__ = ("event", "filled", "value", "exc")
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.event = Flag()
         self.filled = False
         self.value: Any = None
         self.exc: BaseException | None = None
@@ -69,7 +72,11 @@ class Pending:
     Map request ids to :class:`Slot` objects, under one lock.
 
     ``_lock`` guards ``_slots`` and ``_closed``; it is held only for dict
-    operations and ``Slot.set()``, never while waiting.
+    operations and ``Slot.set()``, never while waiting. Every method takes
+    it with ``with``, which an interrupt cannot split from its release. It
+    is reentrant so that a signal handler that makes a call while this
+    thread holds it goes on instead of waiting for itself forever: each
+    method leaves the table consistent at every step.
 
     After :meth:`fail_all`, the table is closed: :meth:`add` raises the
     exception given to :meth:`fail_all`, so no caller can register on a
@@ -79,7 +86,7 @@ class Pending:
 
     def __init__(self) -> None:
         self._slots: dict[str, Slot] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._closed: ConnectionClosed | None = None
 
     def __len__(self) -> int:
