@@ -21,7 +21,7 @@ from typing import Any
 
 import websocket
 
-from ._deadline import Deadline
+from ._deadline import Deadline, Flag, start_thread
 from ._redact import redact_url
 from .errors import ConnectError
 
@@ -199,6 +199,8 @@ class Attempt:
     def __init__(self) -> None:
         self.ws: websocket.WebSocket | None = None
         self.reason: str | None = None
+        #: The connection, once open: its owner's to close.
+        self.opened: websocket.WebSocket | None = None
 
     def abort(self, reason: str = "aborted") -> None:
         """
@@ -293,12 +295,18 @@ def open_websocket(
     ws.settimeout(connect_timeout)
     attempt.ws = ws
     watchdog = None
-    if connect_timeout is not None:
-        watchdog = threading.Timer(connect_timeout, attempt.abort, args=("timed out",))
-        watchdog.name = "bittap-ws-connect-watchdog"
-        watchdog.daemon = True
-        watchdog.start()
+    # A Flag, not threading.Timer's Event: Ctrl-C while cancelling a Timer
+    # can leave its Event's lock held, and the watchdog waiting forever.
+    done = Flag()
     try:
+        if connect_timeout is not None:
+            watchdog = threading.Thread(
+                target=_watch,
+                args=(done, connect_timeout, attempt),
+                name="bittap-ws-connect-watchdog",
+                daemon=True,
+            )
+            start_thread(watchdog)
         if attempt.reason is None:
             # BitTap documents no redirect, and websocket-client would follow
             # one to any scheme and host: from wss:// to ws:// too, sending
@@ -306,6 +314,14 @@ def open_websocket(
             ws.connect(url, redirect_limit=0)  # type: ignore[no-untyped-call]
         if attempt.reason is not None:
             raise ConnectError(f"cannot connect to {shown_url}: {attempt.reason}")
+        assert ws.sock is not None
+        # Blocking reads without a timeout: an idle connection must never
+        # end because nothing was said for a while. Keepalive detects dead
+        # peers.
+        ws.sock.settimeout(None)
+        # From here on, the caller closes it, even if interrupted before it
+        # receives it.
+        attempt.opened = ws
     except ConnectError:
         ws.shutdown()  # type: ignore[no-untyped-call]
         raise
@@ -316,16 +332,25 @@ def open_websocket(
         else:
             reason = _refusal(ws, exc) or describe(exc)
         raise ConnectError(f"cannot connect to {shown_url}: {reason}") from exc
+    except BaseException:
+        # Interrupted (Ctrl-C): nobody else can close it.
+        if attempt.opened is None:
+            ws.shutdown()  # type: ignore[no-untyped-call]
+        raise
     finally:
-        if watchdog is not None:
-            watchdog.cancel()
+        done.set()
+        # An interrupted start() may leave it starting still: it ends at
+        # once, without firing.
+        if watchdog is not None and watchdog.is_alive():
             watchdog.join()
         attempt.ws = None
-    assert ws.sock is not None
-    # Blocking reads without a timeout: an idle connection must never end
-    # because nothing was said for a while. Keepalive detects dead peers.
-    ws.sock.settimeout(None)
     return ws
+
+
+def _watch(done: Flag, timeout: float, attempt: Attempt) -> None:
+    # The watchdog: cut the attempt when it has not ended in time.
+    if not done.wait(timeout):
+        attempt.abort("timed out")
 
 
 def _refusal(ws: websocket.WebSocket, exc: Exception) -> str | None:

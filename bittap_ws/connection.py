@@ -25,7 +25,7 @@ import attrs
 import websocket
 from websocket import ABNF
 
-from ._deadline import Deadline
+from ._deadline import Deadline, held, start_thread
 from ._frames import FrameError
 from ._keepalive import Keepalive
 from ._masking import MaskKeys, build_frame
@@ -70,6 +70,9 @@ class Connection:
 
     * ``_send_lock`` serializes writes to the socket, and guards
       ``_mask_keys``. It is held only while a frame is built and written.
+      It is an RLock only so that ``held()`` can tell whether this thread
+      holds it (see :func:`~bittap_ws._deadline.held`); it is never
+      re-entered: frames must not nest.
     * ``_state_lock`` guards ``_closing`` and ``_exc``. It is never held
       while doing I/O.
     * On a TLS connection, ``TLS.lock`` is held around each call into the
@@ -93,7 +96,7 @@ class Connection:
     _sock: Any = attrs.field(init=False)
     # What reads and writes go through: _transport.Plain or _transport.TLS.
     _io: Any = attrs.field(init=False)
-    _send_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _send_lock: threading.RLock = attrs.field(init=False, factory=threading.RLock)
     _mask_keys: MaskKeys = attrs.field(init=False, factory=MaskKeys)
     _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _closing: bool = attrs.field(init=False, default=False)
@@ -140,6 +143,14 @@ class Connection:
         # may go out on it meanwhile.
         return self._closed.is_set() or self._exc is not None
 
+    @property
+    def closed_by_client(self) -> bool:
+        """
+        :obj:`True` once :meth:`close` was called on this side.
+
+        """
+        return self._closing
+
     def start(self) -> None:
         """
         Start the reader thread and, if enabled, the keepalive thread.
@@ -150,7 +161,7 @@ class Connection:
         self._reader = threading.Thread(
             target=self._read_loop, name="bittap-ws-reader", daemon=True
         )
-        self._reader.start()
+        start_thread(self._reader)
         if self.ping_interval is not None:
             self._keepalive = Keepalive(
                 self.url,
@@ -160,7 +171,7 @@ class Connection:
                 self._abort,
                 self._closed,
             )
-            self._keepalive.thread.start()
+            start_thread(self._keepalive.thread)
 
     def request(
         self,
@@ -220,10 +231,17 @@ class Connection:
         if opcode == _OP_TEXT and logger.isEnabledFor(logging.DEBUG):
             logger.debug("sending %s", redact_frame(data))
         payload = data.encode() if isinstance(data, str) else data
-        # Try without a timeout first: reading the clock costs more.
-        if not self._send_lock.acquire(False) and not deadline.acquire(self._send_lock):
+        lock = self._send_lock
+        if held(lock):
+            # A signal handler called while this thread writes a frame:
+            # waiting for the lock would wait forever. Nothing is sent.
             return False
+        # Acquired inside the try and released in the finally: an interrupt
+        # anywhere in between leaves the lock free.
         try:
+            # Try without a timeout first: reading the clock costs more.
+            if not lock.acquire(False) and not deadline.acquire(lock):
+                return False
             if self.closed:
                 exc = self._closed_exc()
                 raise copy_closed(exc, NotSent) from exc.__cause__
@@ -239,10 +257,16 @@ class Connection:
         except BaseException as exc:
             # Interrupted (Ctrl-C) in the middle of a write: part of the
             # frame may be on the wire and the stream can't be trusted.
-            self._abort(exc)
+            if held(lock):
+                self._abort(exc)
             raise
         finally:
-            self._send_lock.release()
+            # One call, so that no interrupt can come between a check and
+            # the release: an RLock refuses a thread that does not hold it.
+            try:
+                lock.release()
+            except RuntimeError:
+                pass  # not acquired
         return True
 
     def close(self) -> None:
@@ -254,19 +278,32 @@ class Connection:
         reader and keepalive threads to end.
 
         """
-        with self._state_lock:
-            first = not self._closing
-            self._closing = True
         deadline = Deadline(CLOSE_TIMEOUT)
-        if first:
-            # Wake every waiter now, not once the reader notices the end.
-            self.pending.fail_all(self._closed_exc())
-        if first and not self._closed.is_set():
-            # Best effort, within CLOSE_TIMEOUT: a peer that stopped reading
-            # must not block close(), nor a writer stuck because of it.
-            self._send_close(b"\x03\xe8", Deadline(CLOSE_TIMEOUT / 2))
-        self._shutdown()
+        try:
+            with self._state_lock:
+                first = not self._closing
+                self._closing = True
+            if first:
+                # Wake every waiter now, not once the reader notices the end.
+                self.pending.fail_all(self._closed_exc())
+            if first and not self._closed.is_set():
+                # Best effort, within CLOSE_TIMEOUT: a peer that stopped
+                # reading must not block close(), nor a writer stuck because
+                # of it.
+                self._send_close(b"\x03\xe8", Deadline(CLOSE_TIMEOUT / 2))
+        finally:
+            # Even if interrupted (Ctrl-C): the reader ends on the shut
+            # down socket, and closes it.
+            self._shutdown()
         self.join(deadline.remaining())
+        reader = self._reader
+        if reader is None or not reader.is_alive():
+            # A reader whose start() was interrupted may never run, and
+            # never close the socket: close it here (closing is idempotent).
+            try:
+                self._io.close()
+            except OSError:  # pragma: no cover - close() hardly ever fails
+                pass
 
     def join(self, timeout: float | None = None) -> None:
         """
@@ -279,7 +316,9 @@ class Connection:
         current = threading.current_thread()
         keepalive = None if self._keepalive is None else self._keepalive.thread
         for thread in (self._reader, keepalive):
-            if thread is not None and thread is not current:
+            # A start() interrupted by Ctrl-C may leave a thread that is
+            # not alive yet: it ends by itself, on the closed socket.
+            if thread is not None and thread is not current and thread.is_alive():
                 thread.join(deadline.remaining())
 
     # Private methods
@@ -368,24 +407,33 @@ class Connection:
     def _send_close(self, payload: bytes, deadline: Deadline) -> None:
         # Best effort, never raises: a close frame, if the send lock comes
         # within CLOSE_TIMEOUT / 2 and the socket takes it by ``deadline``.
-        if not self._send_lock.acquire(timeout=CLOSE_TIMEOUT / 2):
-            return
+        lock = self._send_lock
+        if held(lock):
+            return  # interrupted in the middle of this thread's own frame
         try:
-            self._io.sendall(build_frame(_OP_CLOSE, payload, self._mask_keys.next()), deadline)
+            if lock.acquire(timeout=CLOSE_TIMEOUT / 2):
+                self._io.sendall(build_frame(_OP_CLOSE, payload, self._mask_keys.next()), deadline)
         except (OSError, WriteTimeout):
             pass  # the connection is ending anyway
         finally:
-            self._send_lock.release()
+            try:
+                lock.release()
+            except RuntimeError:
+                pass  # not acquired
 
     def _send_control(self, data: bytes, opcode: int) -> None:
         # A control frame that cannot go out within ping_timeout means the
         # peer stopped reading: the connection is dead.
         deadline = Deadline(self.ping_timeout or CLOSE_TIMEOUT)
-        if not deadline.acquire(self._send_lock):
-            raise TimeoutError("cannot write to the connection: the peer stopped reading")
+        lock = self._send_lock
         try:
+            if not deadline.acquire(lock):
+                raise TimeoutError("cannot write to the connection: the peer stopped reading")
             self._io.sendall(build_frame(opcode, data, self._mask_keys.next()), deadline)
         except WriteTimeout as exc:
             raise TimeoutError(f"the peer stopped reading: {exc}") from None
         finally:
-            self._send_lock.release()
+            try:
+                lock.release()
+            except RuntimeError:
+                pass  # not acquired

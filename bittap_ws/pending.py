@@ -116,7 +116,11 @@ class Pending:
     Map request ids to :class:`Slot` objects, under one lock.
 
     ``_lock`` guards ``_slots`` and ``_closed``; it is held only for dict
-    operations and ``Slot.set()``, never while waiting.
+    operations and ``Slot.set()``, never while waiting. Every method takes
+    it with ``with``, which an interrupt cannot split from its release. It
+    is reentrant so that a signal handler that makes a call while this
+    thread holds it goes on instead of waiting for itself forever: each
+    method leaves the table consistent at every step.
 
     A slot leaves the table exactly once, by :meth:`resolve`,
     :meth:`fail_all` or :meth:`discard`, under the lock; only the first two
@@ -130,7 +134,7 @@ class Pending:
 
     def __init__(self) -> None:
         self._slots: dict[str, Slot] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._closed: ConnectionClosed | None = None
 
     def __len__(self) -> int:

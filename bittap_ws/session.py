@@ -33,7 +33,7 @@ from typing import Callable, Protocol
 
 import attrs
 
-from ._deadline import Deadline
+from ._deadline import Deadline, Flag, held
 from ._redact import redact_url
 from ._transport import Attempt, open_websocket
 from .connection import Connection
@@ -104,8 +104,9 @@ class Session:
     # _state_lock guards _state, _conn, _attempt and the restore thread; it
     # is never held during I/O, so close() never waits behind an attempt.
     _state_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
-    # _connect_lock serializes connection attempts.
-    _connect_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    # _connect_lock serializes connection attempts. An RLock only so that
+    # held() can tell whether this thread holds it: it is never re-entered.
+    _connect_lock: threading.RLock = attrs.field(init=False, factory=threading.RLock)
     _state: str = attrs.field(init=False, default=UNOPENED)
     _conn: Connection | None = attrs.field(init=False, default=None)
     _generation: int = attrs.field(init=False, default=0)
@@ -124,7 +125,9 @@ class Session:
     _restore_thread: threading.Thread | None = attrs.field(init=False, default=None)
     _restore_wanted: bool = attrs.field(init=False, default=False)
     # Set by close(): interrupts backoff waits and restoration.
-    _stop: threading.Event = attrs.field(init=False, factory=threading.Event)
+    # Flag, not threading.Event: a wait that Ctrl-C interrupts must not
+    # leave it unusable for close().
+    _stop: Flag = attrs.field(init=False, factory=Flag)
 
     def __attrs_post_init__(self) -> None:
         # The URL as messages and logs show it: its query may hold a token.
@@ -183,7 +186,8 @@ class Session:
         """
         with self._state_lock:
             self._state = OPEN
-            self._stop.clear()
+            if self._stop.is_set():
+                self._stop = Flag()
         return self.connection(Deadline(self.connect_timeout))
 
     def close(self) -> None:
@@ -191,17 +195,21 @@ class Session:
         Close the connection and stop restoring; idempotent.
 
         """
-        with self._state_lock:
-            self._state = CLOSED
-            conn, self._conn = self._conn, None
-            self._set_finalizer(None)
-            restore_thread = self._restore_thread
-            attempt = self._attempt
-        if attempt is not None:
-            attempt.abort("the client is closed")
-        self._stop.set()
-        if conn is not None:
-            conn.close()
+        conn = restore_thread = None
+        try:
+            with self._state_lock:
+                self._state = CLOSED
+                conn, self._conn = self._conn, None
+                self._set_finalizer(None)
+                restore_thread = self._restore_thread
+                attempt = self._attempt
+            if attempt is not None:
+                attempt.abort("the client is closed")
+            self._stop.set()
+        finally:
+            # Even if interrupted: nobody else holds the connection now.
+            if conn is not None:
+                conn.close()
         if restore_thread is not None and restore_thread is not threading.current_thread():
             restore_thread.join(self.connect_timeout)
 
@@ -220,9 +228,18 @@ class Session:
             return conn
         if self._state == CLOSED:
             raise ConnectionClosed("the client is closed")
-        if not deadline.acquire(self._connect_lock):
-            raise ConnectError(f"cannot connect to {self._shown_url}: timed out")
+        lock = self._connect_lock
+        if held(lock):
+            # A signal handler called in the middle of this thread's own
+            # attempt: waiting for it would wait forever.
+            raise ConnectError(
+                f"cannot connect to {self._shown_url}: this thread is connecting already"
+            )
+        # Acquired inside the try and released in the finally: an interrupt
+        # anywhere in between leaves the lock free.
         try:
+            if not deadline.acquire(lock):
+                raise ConnectError(f"cannot connect to {self._shown_url}: timed out")
             # Another thread may have connected while this one waited.
             conn = self._conn
             if conn is not None and not conn.closed:
@@ -232,12 +249,17 @@ class Session:
             self._wait_backoff(deadline)
             return self._open(deadline)
         finally:
-            self._connect_lock.release()
+            # One call, so that no interrupt can come between a check and
+            # the release: an RLock refuses a thread that does not hold it.
+            try:
+                lock.release()
+            except RuntimeError:
+                pass  # not acquired: timed out or interrupted waiting
 
     # Private methods
 
     def _open(self, deadline: Deadline) -> Connection:
-        assert self._connect_lock.locked()
+        assert held(self._connect_lock)
         remaining = deadline.remaining()
         connect_timeout = (
             self.connect_timeout if remaining is None else min(self.connect_timeout, remaining)
@@ -245,48 +267,59 @@ class Session:
         attempt = Attempt()
         with self._state_lock:
             self._attempt = attempt
+        conn: Connection | None = None
+        installed = False
         try:
             self._generation += 1
-            ws = open_websocket(
-                self.url,
-                connect_timeout=connect_timeout,
-                ssl_context=self.ssl_context,
-                attempt=attempt,
+            try:
+                ws = open_websocket(
+                    self.url,
+                    connect_timeout=connect_timeout,
+                    ssl_context=self.ssl_context,
+                    attempt=attempt,
+                )
+            except ConnectError as exc:
+                if self._state == CLOSED:
+                    raise ConnectionClosed("the client is closed") from exc
+                self._last_error = exc
+                self._back_off()
+                raise
+            finally:
+                with self._state_lock:
+                    self._attempt = None
+            conn = Connection(
+                ws,
+                url=self._shown_url,
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                on_event=self.on_event,
+                on_close=_weak_on_close(self),
+                generation=self._generation,
+                max_size=self.max_size,
             )
-        except ConnectError as exc:
-            if self._state == CLOSED:
-                raise ConnectionClosed("the client is closed") from exc
-            self._last_error = exc
-            self._back_off()
-            raise
-        finally:
+            conn.start()
+            # _failures is reset when this connection proves itself: see
+            # _on_connection_closed().
+            self._last_error = None
             with self._state_lock:
-                self._attempt = None
-        conn = Connection(
-            ws,
-            url=self._shown_url,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            on_event=self.on_event,
-            on_close=_weak_on_close(self),
-            generation=self._generation,
-            max_size=self.max_size,
-        )
-        conn.start()
-        # _failures is reset when this connection proves itself: see
-        # _on_connection_closed().
-        self._last_error = None
-        with self._state_lock:
-            closed = self._state == CLOSED
-            if not closed:
-                self._state = OPEN
-                self._conn = conn
-                self._set_finalizer(conn)
-        if closed:
-            # close() ran while this thread was connecting.
-            conn.close()
-            raise ConnectionClosed("the client is closed")
-        return conn
+                if self._state != CLOSED:
+                    self._state = OPEN
+                    # No call between these two: nothing can interrupt them.
+                    self._conn = conn
+                    installed = True
+                    self._set_finalizer(conn)
+            if not installed:
+                # close() ran while this thread was connecting.
+                raise ConnectionClosed("the client is closed")
+            return conn
+        finally:
+            if not installed:
+                # Failed, closed meanwhile or interrupted (Ctrl-C) before the
+                # session took the connection: nobody else will close it.
+                if conn is not None:
+                    conn.close()
+                elif attempt.opened is not None:
+                    attempt.opened.shutdown()  # type: ignore[no-untyped-call]
 
     def _set_finalizer(self, conn: Connection | None) -> None:
         assert self._state_lock.locked()
@@ -329,7 +362,7 @@ class Session:
         # before its waiters are woken.
         if conn.answered:
             self._failures = 0
-        elif self._state != CLOSED:
+        elif self._state != CLOSED and not conn.closed_by_client:
             # A server that accepts connections and closes them before
             # answering anything must not be redialled in a tight loop.
             self._back_off()
@@ -397,7 +430,7 @@ class Session:
         # the connection without touching the socket, which the parent
         # still uses, and start afresh. The next call reconnects.
         self._state_lock = threading.Lock()
-        self._connect_lock = threading.Lock()
+        self._connect_lock = threading.RLock()
         self._conn = None
         self._attempt = None
         self._restore_thread = None

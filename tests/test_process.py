@@ -242,3 +242,129 @@ def test_warnings_stay_quiet_without_logging_configured(server):
     out, err = finish(process)
     assert process.returncode == 0, err
     assert "ignored a frame" not in err
+
+
+SIGNAL_BARRAGE = """
+    import gc, os, random, signal, sys, threading, time
+    from bittap_ws import BitTapError, Client
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    client = Client(sys.argv[1], timeout=2, connect_timeout=2)
+    threads, fds = threading.active_count(), len(os.listdir("/proc/self/fd"))
+    client.time()
+    signal.signal(signal.SIGALRM, interrupt)
+    interrupts = calls = 0
+    end = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < end:
+        try:
+            # One interrupt, from 50 us to 5 ms into the step.
+            signal.setitimer(signal.ITIMER_REAL, random.uniform(50e-6, 5e-3))
+            step = random.random()
+            if step < 0.05:
+                client.close()
+            elif step < 0.1:
+                client.connect()
+            else:
+                client.time()
+                calls += 1
+        except KeyboardInterrupt:
+            interrupts += 1
+        except BitTapError:
+            pass
+        finally:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            except KeyboardInterrupt:
+                interrupts += 1
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    print("BARRAGE", interrupts, calls, flush=True)
+    start = time.monotonic()
+    client.connect()
+    print("TIME", client.time(timeout=2), "%.3f" % (time.monotonic() - start), flush=True)
+    client.close()
+    # Threads that run. An interrupt inside Thread.start() can leave a
+    # Thread that never runs in threading's registry (CPython's start() is
+    # not interrupt-safe): it counts in active_count() but holds nothing.
+    def running():
+        return [t for t in threading.enumerate() if t.is_alive()]
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (
+        len(running()) > threads or len(os.listdir("/proc/self/fd")) > fds
+    ):
+        # A socket that websocket-client made, interrupted before it could
+        # hand it over, is closed when its traceback is collected.
+        gc.collect()
+        time.sleep(0.01)
+    names = sorted(t.name for t in running() if t is not threading.main_thread())
+    print("THREADS", len(running()) - threads, *names, flush=True)
+    print("FDS", len(os.listdir("/proc/self/fd")) - fds, flush=True)
+"""
+
+
+@posix_only
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_a_barrage_of_interrupts_leaves_the_client_usable(server):
+    """Interrupts at random points of calls, close() and connect() leave no lock held, thread or descriptor behind."""
+    process = start(SIGNAL_BARRAGE, server.url, "6")
+    interrupts, calls = map(int, expect_line(process, "BARRAGE", 15_000 * MS).split()[1:])
+    assert interrupts > 100 and calls > 10
+    server_time, elapsed = expect_line(process, "TIME").split()[1:]
+    assert int(server_time) > 0 and float(elapsed) < 2
+    assert expect_line(process, "THREADS").startswith("THREADS 0")
+    assert expect_line(process, "FDS") == "FDS 0"
+    out, err = finish(process)
+    assert process.returncode == 0, err
+
+
+REENTRANT_HANDLER = """
+    import faulthandler, signal, sys, time
+    from bittap_ws import BitTapError, Client
+
+    faulthandler.dump_traceback_later(20, exit=True)  # a deadlock ends here
+
+    client = Client(sys.argv[1], timeout=5)
+    client.time()
+    outcome = []
+
+    def handler(signum, frame):
+        start = time.monotonic()
+        try:
+            outcome.append(type(client.time(timeout=1)).__name__)
+        except BitTapError as exc:
+            outcome.append(type(exc).__name__)
+        outcome.append("%.3f" % (time.monotonic() - start))
+
+    signal.signal(signal.SIGALRM, handler)
+    conn = client._session.current
+    for name, lock in [("pending", conn.pending._lock), ("send", conn._send_lock)]:
+        with lock:  # the handler runs while this thread holds the lock
+            signal.raise_signal(signal.SIGALRM)
+        print(name.upper(), *outcome, flush=True)
+        outcome.clear()
+    conn.close()
+    with client._session._connect_lock:
+        signal.raise_signal(signal.SIGALRM)
+    print("CONNECT", *outcome, flush=True)
+    print("AFTER", client.time(), flush=True)
+"""
+
+
+@posix_only
+def test_a_call_from_a_signal_handler_never_waits_for_its_own_thread(server):
+    """A call made by a signal handler while its thread holds a lock of the client ends at once."""
+    process = start(REENTRANT_HANDLER, server.url)
+    # The reader cannot hand over the answer while the lock is held: the
+    # call times out, by its own timeout (1 s), instead of hanging.
+    _, result, elapsed = expect_line(process, "PENDING", 10_000 * MS).split()
+    assert result == "RequestTimeout" and float(elapsed) < 2
+    # Waiting for the send or connect lock would wait for itself: at once.
+    _, result, elapsed = expect_line(process, "SEND").split()
+    assert result == "RequestTimeout" and float(elapsed) < 0.5
+    _, result, elapsed = expect_line(process, "CONNECT").split()
+    assert result == "ConnectError" and float(elapsed) < 0.5
+    assert int(expect_line(process, "AFTER").split()[1]) > 0
+    out, err = finish(process)
+    assert process.returncode == 0, err

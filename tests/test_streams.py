@@ -57,7 +57,7 @@ def test_get_with_an_infinite_timeout_waits_for_the_event(client, quiet_server, 
         timer = threading.Timer(100 * MS, quiet_server.publish, args=(TRADES,))
         timer.start()
         try:
-            assert subscription.get(timeout=value)["e"] == TRADES
+            assert subscription.get(timeout=value)["e"] == "s_trade"
         finally:
             timer.join()
 
@@ -69,7 +69,7 @@ def test_get_with_a_zero_timeout_polls(client, quiet_server):
             subscription.get(timeout=0)
         quiet_server.publish(TRADES)
         assert wait_for(lambda: "queued=1" in repr(subscription))
-        assert subscription.get(timeout=0)["e"] == TRADES
+        assert subscription.get(timeout=0)["e"] == "s_trade"
 
 
 def test_iterate(client, server):
