@@ -160,6 +160,15 @@ class Deadline:
             return None
         return max(0.0, self.deadline - time.monotonic())
 
+    def left(self) -> float:
+        """
+        Seconds left before a deadline that has one; never negative.
+
+        """
+        remaining = self.remaining()
+        assert remaining is not None, "a deadline without a timeout"
+        return remaining
+
     def acquire(self, lock: Lock) -> bool:
         """
         Acquire ``lock``, waiting no longer than the deadline.

@@ -140,7 +140,7 @@ class Login:
             raise ValueError("LOGIN needs the client's api_key and api_secret")
         if self._offset_generation != conn.generation:
             self._offset_ms = measure_offset(
-                lambda: server_time(self._call("time", None, conn, _left(deadline))),
+                lambda: server_time(self._call("time", None, conn, deadline.left())),
                 OFFSET_SAMPLES,
             )
             self._offset_generation = conn.generation
@@ -151,7 +151,7 @@ class Login:
             raise TypeError(f"signer must return a str, not {type(signature).__name__}")
         params = [self._api_key, str(timestamp), signature]
         try:
-            self._call("LOGIN", params, conn, _left(deadline))
+            self._call("LOGIN", params, conn, deadline.left())
         except (RateLimitError, ServerError):
             raise  # not a refusal of the credentials
         except ApiError as exc:
@@ -212,9 +212,3 @@ class Login:
             if secret:
                 text = text.replace(secret, "***")
         return text
-
-
-def _left(deadline: Deadline) -> float:
-    remaining = deadline.remaining()
-    assert remaining is not None
-    return remaining

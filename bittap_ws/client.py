@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import functools
 import ssl
-import weakref
-from typing import Any, Callable, Mapping, Sequence, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
 from ._calls import Calls
+from ._checks import check_url, optional_text, positive, positive_or_none, size_or_none, weakly
 from ._deadline import Deadline, check_timeout
 from ._login import Login, measure_offset, server_time
 from ._redact import redact_url
-from .connection import Connection
-from .errors import ConnectionClosed, SubscriptionError
+from .errors import SubscriptionError
 from .protocol import RateLimit, Response
 from .session import Session
 from .streams import PRIVATE_TOPICS, Streams, Subscription
@@ -26,38 +24,6 @@ from .streams import PRIVATE_TOPICS, Streams, Subscription
 __all__ = ["DEFAULT_URL", "Client"]
 
 DEFAULT_URL = "wss://stream.bittap.com/endpoint?format=JSON"
-
-
-def _check_url(instance: Any, attribute: Any, value: Any) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"url must be a string, not {type(value).__name__}")
-    parts = urlsplit(value)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"not a WebSocket URL (ws:// or wss://): {redact_url(value)!r}")
-
-
-def _positive(instance: Any, attribute: Any, value: Any) -> None:
-    check_timeout(value, attribute.name)
-
-
-def _size_or_none(instance: Any, attribute: Any, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{attribute.name} must be an int or None, not {value!r}")
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, not {value!r}")
-
-
-def _optional_text(instance: Any, attribute: Any, value: Any) -> None:
-    # The message names the field, never its value: it may be a secret.
-    if value is not None and (not isinstance(value, str) or not value):
-        raise TypeError(f"{attribute.name} must be a non-empty str or None")
-
-
-def _positive_or_none(instance: Any, attribute: Any, value: Any) -> None:
-    if value is not None:
-        _positive(instance, attribute, value)
 
 
 @attrs.define(eq=False, repr=False)
@@ -111,37 +77,27 @@ class Client:
 
     """
 
-    url: str = attrs.field(default=DEFAULT_URL, validator=_check_url)
-    timeout: float = attrs.field(default=10.0, kw_only=True, validator=_positive)
-    connect_timeout: float = attrs.field(
-        default=10.0, kw_only=True, validator=_positive
-    )
+    url: str = attrs.field(default=DEFAULT_URL, validator=check_url)
+    timeout: float = attrs.field(default=10.0, kw_only=True, validator=positive)
+    connect_timeout: float = attrs.field(default=10.0, kw_only=True, validator=positive)
     ping_interval: float | None = attrs.field(
-        default=20.0, kw_only=True, validator=_positive_or_none
+        default=20.0, kw_only=True, validator=positive_or_none
     )
     ping_timeout: float | None = attrs.field(
-        default=20.0, kw_only=True, validator=_positive_or_none
+        default=20.0, kw_only=True, validator=positive_or_none
     )
-    ssl_context: ssl.SSLContext | None = attrs.field(
-        default=None, kw_only=True, repr=False
-    )
-    resume_timeout: float = attrs.field(
-        default=60.0, kw_only=True, validator=_positive
-    )
+    ssl_context: ssl.SSLContext | None = attrs.field(default=None, kw_only=True, repr=False)
+    resume_timeout: float = attrs.field(default=60.0, kw_only=True, validator=positive)
     rate_limit_guard: bool = attrs.field(
         default=True, kw_only=True, validator=attrs.validators.instance_of(bool)
     )
-
-    api_key: str | None = attrs.field(
-        default=None, kw_only=True, repr=False, validator=_optional_text
-    )
+    # Secrets: never in a repr.
+    api_key: str | None = attrs.field(default=None, kw_only=True, repr=False, validator=optional_text)
     api_secret: str | None = attrs.field(
-        default=None, kw_only=True, repr=False, validator=_optional_text
+        default=None, kw_only=True, repr=False, validator=optional_text
     )
-    signer: Callable[[str, int], str] | None = attrs.field(
-        default=None, kw_only=True, repr=False
-    )
-    max_size: int | None = attrs.field(default=2**24, kw_only=True, validator=_size_or_none)
+    signer: Callable[[str, int], str] | None = attrs.field(default=None, kw_only=True, repr=False)
+    max_size: int | None = attrs.field(default=2**24, kw_only=True, validator=size_or_none)
 
     _session: Session = attrs.field(init=False)
     _calls: Calls = attrs.field(init=False)
@@ -161,7 +117,7 @@ class Client:
         self._calls = Calls(self._session, self.rate_limit_guard)
         # Weakly, so that a client dropped without close() is freed at once,
         # and its connection closed: the session holds the steps.
-        call = _weakly(self._calls.call_on)
+        call = weakly(self._calls.call_on)
         self._streams = Streams(functools.partial(call, timeout=self.timeout))
         self._login = Login(
             call, self._streams, self.timeout, self.api_key, self.api_secret, self.signer
@@ -311,7 +267,7 @@ class Client:
                 :data:`threading.TIMEOUT_MAX`. Nothing is sent.
 
         """
-        return self._call(method, params, self._timeout(timeout))[0]
+        return self._calls.call(method, params, self._timeout(timeout))[0]
 
     def subscribe(self, *topics: str, maxsize: int = 10_000) -> Subscription:
         """
@@ -350,17 +306,14 @@ class Client:
         if private and not self._login.configured:
             raise ValueError("private topics need the client's api_key and api_secret")
         subscription = self._streams.open(tuple(dict.fromkeys(topics)), maxsize)
+        deadline = Deadline(self.timeout)
         try:
+            conn = None
             if private:
                 # LOGIN, then SUBSCRIBE, on one connection.
-                deadline = Deadline(self.timeout)
                 conn = self._session.connection(deadline)
                 self._login.ensure(conn, deadline)
-                remaining = deadline.remaining()
-                assert remaining is not None
-                _, conn = self._calls.call("SUBSCRIBE", list(subscription.topics), remaining, conn)
-            else:
-                _, conn = self._call("SUBSCRIBE", list(subscription.topics), None)
+            _, conn = self._calls.call("SUBSCRIBE", list(subscription.topics), deadline.left(), conn)
         except SubscriptionError as exc:
             accepted = [topic for topic in subscription.topics if topic not in exc.topics]
             self._streams.unsubscribe(subscription, accepted)
@@ -398,12 +351,7 @@ class Client:
             raise ValueError(f"samples must be at least 1, not {samples}")
         deadline = Deadline(self._timeout(timeout))
 
-        def ask() -> int:
-            remaining = deadline.remaining()
-            assert remaining is not None
-            return self._server_time(remaining)
-
-        offset = measure_offset(ask, samples)
+        offset = measure_offset(lambda: self._server_time(deadline.left()), samples)
         self._calls.guard.offset = offset / 1000
         return offset
 
@@ -441,30 +389,5 @@ class Client:
         # A call's timeout= as given by the caller: None, or a valid one.
         return self.timeout if timeout is None else check_timeout(timeout)
 
-    def _call(
-        self,
-        method: str,
-        params: Mapping[str, Any] | Sequence[Any] | None,
-        timeout: float | None,
-    ) -> tuple[Response, Connection]:
-        return self._calls.call(method, params, self.timeout if timeout is None else timeout)
-
     def _server_time(self, timeout: float) -> int:
-        return server_time(self._call("time", None, timeout)[0])
-
-
-_T = TypeVar("_T")
-
-
-def _weakly(method: Callable[..., _T]) -> Callable[..., _T]:
-    # A bound method, held weakly; calling it once its object is gone
-    # raises ConnectionClosed.
-    ref = weakref.WeakMethod(method)
-
-    def call(*args: Any, **kwargs: Any) -> _T:
-        bound = ref()
-        if bound is None:
-            raise ConnectionClosed("the client is gone")
-        return bound(*args, **kwargs)
-
-    return call
+        return server_time(self._calls.call("time", None, timeout)[0])

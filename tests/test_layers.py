@@ -8,6 +8,7 @@ LAYERS = [
     "cli",
     "_display",
     "client",
+    "_checks",
     "_calls",
     "session",
     "_login",
