@@ -8,15 +8,8 @@ progress. A child process made by :func:`os.fork` drops the parent's
 connection without touching it, and a session garbage-collected without
 :meth:`~Session.close` closes its connection.
 
-**Restoration.** Some work is stateful: a subscription lives on one
-connection, and so does a LOGIN. A new connection starts with none of it.
-Each piece of such state registers a :class:`Step` with the session; after a
-connection ends, while any step still wants its state back, a background
-thread (``bittap-ws-restore``) opens a new connection, with backoff, and runs
-every step on it in the order they were added, until all succeed or
-``resume_timeout`` passes; then the steps that could not be restored give up.
-A step must be idempotent on a connection: a caller may have reopened the
-connection first, and the thread then finds some of the work already done.
+Restoration, the steps that every new connection runs before it serves
+stateful work, is in :mod:`bittap_ws._restore`.
 
 """
 
@@ -24,68 +17,32 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import ssl
 import threading
-import time
 import weakref
-from typing import Callable, Protocol
+from typing import Callable
 
 import attrs
 
+from ._backoff import Backoff
 from ._deadline import Deadline, Flag, held
 from ._redact import redact_url
+from ._restore import CLOSED, OPEN, UNOPENED, Restoring, Step
 from ._transport import Attempt, open_websocket
 from .connection import Connection
-from .errors import BitTapError, ConnectError, ConnectionClosed
+from .errors import ConnectError, ConnectionClosed
 from .protocol import Event
 
 __all__ = ["Session", "Step", "UNOPENED", "OPEN", "CLOSED"]
 
 logger = logging.getLogger("bittap_ws")
 
-# Backoff between failed connection attempts: the first retry waits about
-# BACKOFF_INITIAL seconds, each further one twice as long, up to BACKOFF_MAX,
-# each times a random factor in [0.5, 1) so that many clients restarted
-# together do not reconnect in step. Exchanges of this family allow about
-# 300 connection attempts per 5 minutes per IP.
-BACKOFF_INITIAL = 0.5
-BACKOFF_MAX = 30.0
-
-UNOPENED = "unopened"
-OPEN = "open"
-CLOSED = "closed"
-
-
-class Step(Protocol):
-    """
-    A piece of connection state that every new connection must restore.
-
-    * ``wanted()``: whether there is anything to restore.
-    * ``restore(conn)``: restore it on ``conn``, skipping what ``conn``
-      already has. :exc:`ConnectionClosed` makes the session try again on a
-      new connection; another :exc:`BitTapError`, after a backoff, and it
-      becomes the cause of the failure if the session gives up.
-    * ``give_up(error)``: stop restoring; fail what depends on the state.
-    * ``after_fork()``: drop the state in a child process made by
-      :func:`os.fork`: it belongs to the parent's connection.
-
-    """
-
-    def wanted(self) -> bool: ...
-
-    def restore(self, conn: Connection) -> None: ...
-
-    def give_up(self, error: ConnectionClosed) -> None: ...
-
-    def after_fork(self) -> None: ...
-
 
 _sessions: weakref.WeakSet[Session] = weakref.WeakSet()
 
 
 @attrs.define(eq=False, repr=False)
-class Session:
+class Session(Restoring):
     """
     The current connection to ``url``: opened when needed, restored after
     it ends.
@@ -112,9 +69,7 @@ class Session:
     _generation: int = attrs.field(init=False, default=0)
     # The connection attempt in progress, which close() aborts.
     _attempt: Attempt | None = attrs.field(init=False, default=None)
-    _failures: int = attrs.field(init=False, default=0)
-    _retry_at: float = attrs.field(init=False, default=0.0)
-    _last_error: ConnectError | None = attrs.field(init=False, default=None)
+    _backoff: Backoff = attrs.field(init=False, factory=Backoff)
     _shown_url: str = attrs.field(init=False, default="")
     # Closes the connection when the session is garbage-collected without
     # close(), e.g. when a notebook cell that makes a client runs again.
@@ -281,8 +236,7 @@ class Session:
             except ConnectError as exc:
                 if self._state == CLOSED:
                     raise ConnectionClosed("the client is closed") from exc
-                self._last_error = exc
-                self._back_off()
+                self._backoff.fail(exc)
                 raise
             finally:
                 with self._state_lock:
@@ -298,9 +252,9 @@ class Session:
                 max_size=self.max_size,
             )
             conn.start()
-            # _failures is reset when this connection proves itself: see
+            # The backoff is reset when this connection proves itself: see
             # _on_connection_closed().
-            self._last_error = None
+            self._backoff.last_error = None
             with self._state_lock:
                 if self._state != CLOSED:
                     self._state = OPEN
@@ -331,28 +285,17 @@ class Session:
             # At exit, daemon threads die with the process: no need to wait.
             self._finalizer.atexit = False
 
-    def _back_off(self) -> None:
-        """
-        Count a failed connection; delay the next attempt accordingly.
-
-        """
-        self._failures += 1
-        delay = min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (self._failures - 1))
-        self._retry_at = time.monotonic() + delay * random.uniform(0.5, 1.0)
-
     def _wait_backoff(self, deadline: Deadline) -> None:
-        if self._failures == 0:
-            return
-        delay = self._retry_at - time.monotonic()
+        delay = self._backoff.delay()
         if delay <= 0:
             return
         remaining = deadline.remaining()
         if remaining is not None and delay > remaining:
             error = ConnectError(
                 f"cannot connect to {self._shown_url}: not retrying for {delay:.1f} s "
-                f"after {self._failures} failed attempt(s)"
+                f"after {self._backoff.failures} failed attempt(s)"
             )
-            raise error from self._last_error
+            raise error from self._backoff.last_error
         # close() sets _stop, so it interrupts this wait.
         if self._stop.wait(delay) or self._state == CLOSED:
             raise ConnectionClosed("the client is closed")
@@ -361,69 +304,12 @@ class Session:
         # Called by the reader thread of a connection that just ended,
         # before its waiters are woken.
         if conn.answered:
-            self._failures = 0
+            self._backoff.reset()
         elif self._state != CLOSED and not conn.closed_by_client:
             # A server that accepts connections and closes them before
             # answering anything must not be redialled in a tight loop.
-            self._back_off()
-        if self._state == CLOSED or not any(step.wanted() for step in self._steps):
-            return
-        with self._state_lock:
-            self._restore_wanted = True
-            if self._restore_thread is None and self._state != CLOSED:
-                # Daemon: like the reader, it must not keep a program alive.
-                self._restore_thread = threading.Thread(
-                    target=self._restore_loop, name="bittap-ws-restore", daemon=True
-                )
-                self._restore_thread.start()
-
-    def _restore_loop(self) -> None:
-        try:
-            while True:
-                with self._state_lock:
-                    if not self._restore_wanted or self._state == CLOSED:
-                        self._restore_thread = None
-                        return
-                    self._restore_wanted = False
-                self._restore()
-        except Exception:  # pragma: no cover - a bug; never die silently
-            logger.exception("error while restoring the connection")
-            with self._state_lock:
-                self._restore_thread = None
-
-    def _restore(self) -> None:
-        """
-        Reconnect and run every step, until done or ``resume_timeout``.
-
-        """
-        deadline = Deadline(self.resume_timeout)
-        while not self._stop.is_set():
-            if not any(step.wanted() for step in self._steps):
-                return
-            try:
-                remaining = deadline.remaining()
-                assert remaining is not None
-                conn = self.connection(Deadline(min(self.connect_timeout, remaining)))
-                for step in self._steps:
-                    step.restore(conn)
-                return
-            except ConnectionClosed:
-                if self._state == CLOSED:
-                    return
-                last_error: BitTapError | None = None
-            except BitTapError as exc:
-                last_error = exc
-            if deadline.expired():
-                message = f"connection lost; cannot restore it within {self.resume_timeout:g} s"
-                for step in self._steps:
-                    error = ConnectionClosed(message)
-                    error.__cause__ = last_error
-                    step.give_up(error)
-                return
-            # Wait for the backoff to allow the next attempt.
-            wait = max(0.05, self._retry_at - time.monotonic())
-            remaining = deadline.remaining()
-            self._stop.wait(wait if remaining is None else min(wait, remaining))
+            self._backoff.fail()
+        self._start_restoring()
 
     def _after_fork(self) -> None:
         # The child has a copy of the socket but none of the threads: drop

@@ -11,6 +11,8 @@ LAYERS = [
     "_checks",
     "_calls",
     "session",
+    "_restore",
+    "_backoff",
     "_login",
     "streams",
     "_subscription",
