@@ -30,6 +30,8 @@ LAYERS = [
     "topics",
     "_topicparse",
     "protocol",
+    "_encode",
+    "_json",
     "_deadline",
     "errors",
 ]

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from bittap_ws import protocol
+from bittap_ws import _encode, _json
 from bittap_ws.errors import ProtocolError
 from bittap_ws.protocol import (
     REQUEST_ID_PATTERN,
@@ -82,7 +82,7 @@ class TestEncodeRequest:
     def test_rejects_non_finite_floats(self, monkeypatch, encoder, value, wrap):
         """NaN and infinities raise ValueError, with either JSON encoder, at any depth."""
         if encoder == "stdlib":
-            monkeypatch.setattr(protocol, "_dumps", protocol._stdlib_dumps)
+            monkeypatch.setattr(_encode, "_dumps", _json._stdlib_dumps)
         with pytest.raises(ValueError, match="not finite"):
             encode_request("a", "order", wrap(value))
 
