@@ -18,6 +18,8 @@ import websocket
 
 from ._frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameError, FrameReader
 from ._redact import redact_frame
+from ._transport import describe
+from .errors import ConnectionClosed
 from .pending import Pending, Slot
 from .protocol import Ack, BadReply, Event, Reply, Response, Unroutable, decode
 
@@ -116,6 +118,31 @@ class Reader:
         for slot in self.woken:
             slot.set()
         self.woken.clear()
+
+    def ended(self, exc: BaseException | None, closing: bool) -> ConnectionClosed:
+        """
+        Describe the end of the connection: the server's close frame, else
+        ``exc``, the first error, else the client closing it; chained from
+        ``exc``.
+
+        """
+        close_frame = self.close_frame
+        if close_frame is not None:
+            code, reason = close_frame
+            text = "connection closed by the server"
+            if code is not None:
+                text += f" with code {code}"
+                if reason:
+                    text += f" ({reason})"
+            error = ConnectionClosed(text, code=code, reason=reason)
+        elif exc is not None:
+            error = ConnectionClosed(f"connection lost: {describe(exc)}")
+        elif closing:
+            error = ConnectionClosed("connection closed by the client")
+        else:
+            error = ConnectionClosed("connection lost")
+        error.__cause__ = exc
+        return error
 
     # Private methods
 

@@ -16,6 +16,7 @@ every answer, a fraction of websocket-client's own frame layer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -23,10 +24,9 @@ from typing import Any, Callable
 
 import attrs
 import websocket
-from websocket import ABNF
 
 from ._deadline import Deadline, held, start_thread
-from ._frames import FrameError
+from ._framecheck import OP_CLOSE, OP_PING, OP_TEXT, FrameError
 from ._keepalive import Keepalive
 from ._masking import MaskKeys, build_frame
 from ._reader import Reader
@@ -42,12 +42,6 @@ logger = logging.getLogger("bittap_ws")
 
 # How long close() waits to send its close frame and for the reader to end.
 CLOSE_TIMEOUT = 2.0
-
-_OP_TEXT = ABNF.OPCODE_TEXT
-_OP_BINARY = ABNF.OPCODE_BINARY
-_OP_CLOSE = ABNF.OPCODE_CLOSE
-_OP_PING = ABNF.OPCODE_PING
-_OP_PONG = ABNF.OPCODE_PONG
 
 
 class NotSent(ConnectionClosed):
@@ -110,12 +104,7 @@ class Connection:
         self._sock = self._ws.sock
         self._io = wrap(self._sock, self._closed)
         self._reading = Reader(
-            self._io.recv,
-            self.pending,
-            self.max_size,
-            self.on_event,
-            self._on_pong,
-            self._send_control,
+            self._io.recv, self.pending, self.max_size, self.on_event, self._on_pong, self._send_control
         )
 
     def __repr__(self) -> str:
@@ -163,13 +152,9 @@ class Connection:
         )
         start_thread(self._reader)
         if self.ping_interval is not None:
+            ping = functools.partial(self._send_control, b"", OP_PING)
             self._keepalive = Keepalive(
-                self.url,
-                self.ping_interval,
-                self.ping_timeout,
-                lambda: self._send_control(b"", _OP_PING),
-                self._abort,
-                self._closed,
+                self.url, self.ping_interval, self.ping_timeout, ping, self._abort, self._closed
             )
             start_thread(self._keepalive.thread)
 
@@ -201,7 +186,7 @@ class Connection:
         except ConnectionClosed as exc:
             raise copy_closed(exc, NotSent) from exc.__cause__
         try:
-            if self.send(text, _OP_TEXT, deadline):
+            if self.send(text, OP_TEXT, deadline):
                 slot.wait(deadline.remaining())
         finally:
             # A filled slot was taken out of the table when it was filled.
@@ -228,7 +213,7 @@ class Connection:
                 writing; it is then torn down.
 
         """
-        if opcode == _OP_TEXT and logger.isEnabledFor(logging.DEBUG):
+        if opcode == OP_TEXT and logger.isEnabledFor(logging.DEBUG):
             logger.debug("sending %s", redact_frame(data))
         payload = data.encode() if isinstance(data, str) else data
         lock = self._send_lock
@@ -295,7 +280,13 @@ class Connection:
             # Even if interrupted (Ctrl-C): the reader ends on the shut
             # down socket, and closes it.
             self._shutdown()
-        self.join(deadline.remaining())
+        current = threading.current_thread()
+        keepalive = None if self._keepalive is None else self._keepalive.thread
+        for thread in (self._reader, keepalive):
+            # Not this thread; nor one whose start() Ctrl-C interrupted, not
+            # alive yet: it ends by itself, on the closed socket.
+            if thread is not None and thread is not current and thread.is_alive():
+                thread.join(deadline.remaining())
         reader = self._reader
         if reader is None or not reader.is_alive():
             # A reader whose start() was interrupted may never run, and
@@ -304,22 +295,6 @@ class Connection:
                 self._io.close()
             except OSError:  # pragma: no cover - close() hardly ever fails
                 pass
-
-    def join(self, timeout: float | None = None) -> None:
-        """
-        Wait for the threads of this connection to end.
-
-        Does nothing for threads that are the calling thread.
-
-        """
-        deadline = Deadline(timeout)
-        current = threading.current_thread()
-        keepalive = None if self._keepalive is None else self._keepalive.thread
-        for thread in (self._reader, keepalive):
-            # A start() interrupted by Ctrl-C may leave a thread that is
-            # not alive yet: it ends by itself, on the closed socket.
-            if thread is not None and thread is not current and thread.is_alive():
-                thread.join(deadline.remaining())
 
     # Private methods
 
@@ -347,23 +322,7 @@ class Connection:
         with self._state_lock:
             exc = self._exc
             closing = self._closing
-        close_frame = self._reading.close_frame
-        if close_frame is not None:
-            code, reason = close_frame
-            text = "connection closed by the server"
-            if code is not None:
-                text += f" with code {code}"
-                if reason:
-                    text += f" ({reason})"
-            error = ConnectionClosed(text, code=code, reason=reason)
-        elif exc is not None:
-            error = ConnectionClosed(f"connection lost: {describe(exc)}")
-        elif closing:
-            error = ConnectionClosed("connection closed by the client")
-        else:
-            error = ConnectionClosed("connection lost")
-        error.__cause__ = exc
-        return error
+        return self._reading.ended(exc, closing)
 
     def _read_loop(self) -> None:
         reader = self._reading
@@ -412,7 +371,7 @@ class Connection:
             return  # interrupted in the middle of this thread's own frame
         try:
             if lock.acquire(timeout=CLOSE_TIMEOUT / 2):
-                self._io.sendall(build_frame(_OP_CLOSE, payload, self._mask_keys.next()), deadline)
+                self._io.sendall(build_frame(OP_CLOSE, payload, self._mask_keys.next()), deadline)
         except (OSError, WriteTimeout):
             pass  # the connection is ending anyway
         finally:

@@ -15,9 +15,11 @@ server or network does::
 It needs the ``testing`` extra (``pip install bittap-ws[testing]``), which
 installs :mod:`websockets`; the client itself never imports this package.
 
-Inside: ``_server`` runs the :mod:`websockets` server and applies the knobs;
-``_emulator`` says what BitTap would say; ``_faults`` holds the rules and
-the connections that misbehave on demand.
+Inside: ``_run`` starts and stops the :mod:`websockets` server; ``_server``
+hands it each request and applies the knobs; ``_emulator`` says what BitTap
+would say, from the market model of ``_market`` (with ``_symbols``,
+``_marketframes`` and ``_account``); ``_faults`` holds the rules and the
+connections that misbehave on demand.
 
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 from ._emulator import DEFAULT_RATE_LIMIT
 from ._faults import ACTIONS, Rule
 from ._market import Market
-from ._server import Server, run_server
+from ._run import run_server
+from ._server import Server
 
 __all__ = ["run_server", "Server", "Rule", "ACTIONS", "DEFAULT_RATE_LIMIT", "Market"]
