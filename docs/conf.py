@@ -12,18 +12,18 @@ import shutil
 import sys
 from typing import Any
 
+# Document this checkout even when another copy of the package is installed.
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
+
+import bittap_ws
+
 DOCS = pathlib.Path(__file__).parent
 ROOT = DOCS.parent
-
-# Document this checkout even when another copy of the package is installed.
-sys.path.insert(0, str(ROOT))
 
 # The README, the front page, shows the benchmark's plot by its path in the
 # repository; Sphinx reads image paths from this folder.
 (DOCS / "benchmarks").mkdir(exist_ok=True)
 shutil.copyfile(ROOT / "benchmarks" / "scaling.png", DOCS / "benchmarks" / "scaling.png")
-
-import bittap_ws
 
 project = "bittap-ws"
 author = "the bittap-ws authors"
