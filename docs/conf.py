@@ -51,6 +51,7 @@ nitpick_ignore = [("py:obj", "True"), ("py:obj", "False")]
 nitpick_ignore_regex = [
     ("py:class", r"(collections\.abc|typing|threading|ssl|types|decimal)\..*"),
     ("py:class", r"(Any|Iterator|Mapping|Sequence|Callable|TracebackType)"),
+    ("py:data", r"(threading|math)\..*"),
 ]
 
 # Made by the package, never by the user: documented without a constructor
