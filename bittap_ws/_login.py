@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import attrs
 
 from ._deadline import Deadline
-from .auth import sign_login
+from .auth import login_params, sign_login
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -149,17 +149,20 @@ class Login:
         signature = signer(self._api_secret, timestamp)
         if not isinstance(signature, str):
             raise TypeError(f"signer must return a str, not {type(signature).__name__}")
-        params = [self._api_key, str(timestamp), signature]
+        params = login_params(self._api_key, timestamp, signature)
         try:
             self._call("LOGIN", params, conn, deadline.left())
-        except (RateLimitError, ServerError):
-            raise  # not a refusal of the credentials
         except ApiError as exc:
+            # A server that echoes what it was sent must not leak it
+            # through us: scrub the error in place, its context included.
+            self._scrub(exc, signature)
+            if isinstance(exc, (RateLimitError, ServerError)):
+                raise  # not a refusal of the credentials
             # The ack shape (code != 0) arrives as a SubscriptionError.
             error = AuthenticationError(
                 exc.status,
                 exc.code,
-                self._scrub(exc.msg, signature),
+                exc.msg,
                 data=exc.data,
                 method="LOGIN",
                 request_id=exc.request_id,
@@ -206,9 +209,24 @@ class Login:
 
     # Private methods
 
-    def _scrub(self, text: str, signature: str) -> str:
-        # A server that echoes what it was sent must not leak it through us.
-        for secret in (self._api_secret, signature):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+    def _scrub(self, error: ApiError, signature: str) -> None:
+        secrets = [secret for secret in (self._api_secret, signature) if secret]
+        error.msg = _scrubbed(error.msg, secrets)
+        try:
+            error.data = _scrubbed(error.data, secrets)
+        except RecursionError:
+            error.data = None  # nested deeper than anything worth keeping
+        error.args = (error.status, error.code, error.msg)
+
+
+def _scrubbed(value: Any, secrets: list[str]) -> Any:
+    # ``value`` with every secret in its strings replaced by ***.
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {_scrubbed(k, secrets): _scrubbed(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrubbed(item, secrets) for item in value)
+    return value

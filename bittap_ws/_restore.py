@@ -104,10 +104,17 @@ class Restoring:
                         return
                     self._restore_wanted = False
                 self._restore()
-        except Exception:  # pragma: no cover - a bug; never die silently
+        except Exception as exc:
+            # A bug, or a user's signer that raised: never die silently, and
+            # never leave a subscription waiting for a restoration that
+            # will not come.
             logger.exception("error while restoring the connection")
             with self._state_lock:
                 self._restore_thread = None
+            for step in self._steps:
+                error = ConnectionClosed(f"cannot restore the connection: {type(exc).__name__}")
+                error.__cause__ = exc.with_traceback(None)
+                step.give_up(error)
 
     def _restore(self) -> None:
         """
@@ -130,7 +137,9 @@ class Restoring:
                     return
                 last_error: BitTapError | None = None
             except BitTapError as exc:
-                last_error = exc
+                # Without its traceback, which holds this session's frames:
+                # the subscriptions keep the error.
+                last_error = exc.with_traceback(None)
             if deadline.expired():
                 message = f"connection lost; cannot restore it within {self.resume_timeout:g} s"
                 for step in self._steps:

@@ -44,6 +44,9 @@ class Subscription:
     maxsize: int
     # Called once by close(): forgets the subscription and unsubscribes.
     _on_close: Callable[[Subscription], None] = attrs.field(repr=False)
+    # The client, kept alive while its subscription is: a subscription whose
+    # client was garbage-collected would wait for events forever.
+    _owner: object = attrs.field(default=None, repr=False)
     dropped: int = attrs.field(init=False, default=0)
     reconnects: int = attrs.field(init=False, default=0)
     # _ready guards _queue, _closed and _error.

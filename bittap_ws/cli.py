@@ -78,7 +78,7 @@ def _login(args: argparse.Namespace) -> None:
         raise ValueError("set BITTAP_API_KEY and BITTAP_API_SECRET in the environment")
     with client:
         client.login()
-    _print(args, {"url": args.url, "login": "ok"}, "LOGIN succeeded")
+    _print(args, {"url": redact_url(args.url), "login": "ok"}, "LOGIN succeeded")
 
 
 def _stream(args: argparse.Namespace) -> None:

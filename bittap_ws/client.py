@@ -305,7 +305,7 @@ class Client:
         private = any(topic in PRIVATE_TOPICS for topic in topics)
         if private and not self._login.configured:
             raise ValueError("private topics need the client's api_key and api_secret")
-        subscription = self._streams.open(tuple(dict.fromkeys(topics)), maxsize)
+        subscription = self._streams.open(tuple(dict.fromkeys(topics)), maxsize, self)
         deadline = Deadline(self.timeout)
         try:
             conn = None

@@ -158,9 +158,11 @@ class Session(Restoring):
                 self._set_finalizer(None)
                 restore_thread = self._restore_thread
                 attempt = self._attempt
+                # Under the lock: open() replaces a set flag under it, so a
+                # reopened session never keeps the stop of this close().
+                self._stop.set()
             if attempt is not None:
                 attempt.abort("the client is closed")
-            self._stop.set()
         finally:
             # Even if interrupted: nobody else holds the connection now.
             if conn is not None:

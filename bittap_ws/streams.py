@@ -73,20 +73,20 @@ class Streams:
     # frame of each stream, and forgotten whenever a subscription changes.
     _routes: dict[Any, list[Subscription]] = attrs.field(init=False, factory=dict)
     # The (e, s) of frames placed nowhere that were logged at WARNING.
-    _warned: set[tuple[Any, Any]] = attrs.field(init=False, factory=set)
+    _warned: set[tuple[str, str]] = attrs.field(init=False, factory=set)
 
     def __len__(self) -> int:
         return len(self._all)
 
     # Public methods
 
-    def open(self, topics: tuple[str, ...], maxsize: int) -> Subscription:
+    def open(self, topics: tuple[str, ...], maxsize: int, owner: object = None) -> Subscription:
         """
         Register a subscription to ``topics``, before it is requested, so
         that no event acknowledged with it is missed.
 
         """
-        subscription = Subscription(topics, maxsize, self.unsubscribe)
+        subscription = Subscription(topics, maxsize, self.unsubscribe, owner)
         with self._lock:
             self._all.append(subscription)
             for topic in subscription.topics:
@@ -173,9 +173,11 @@ class Streams:
                 self._routes[key] = subscriptions
             if not subscriptions:
                 self.unrouted += 1
-                warn = len(self._warned) < _MAX_ROUTES and key[:2] not in self._warned
+                # As text: a hostile frame's fields may not even hash.
+                shown = (str(key[0])[:40], str(key[1])[:40])
+                warn = len(self._warned) < _MAX_ROUTES and shown not in self._warned
                 if warn:
-                    self._warned.add(key[:2])
+                    self._warned.add(shown)
         if not subscriptions:
             logger.log(
                 logging.WARNING if warn else logging.DEBUG,

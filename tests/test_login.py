@@ -8,6 +8,7 @@ from bittap_ws import (
     AuthenticationError,
     Client,
     ConnectionClosed,
+    ServerError,
     SubscriptionError,
     sign_login,
 )
@@ -31,7 +32,9 @@ def server():
 def make_client(server, **kwargs):
     kwargs.setdefault("api_key", KEY)
     kwargs.setdefault("api_secret", SECRET)
-    return Client(server.url, timeout=2000 * MS, connect_timeout=2000 * MS, **kwargs)
+    kwargs.setdefault("timeout", 2000 * MS)
+    kwargs.setdefault("connect_timeout", 2000 * MS)
+    return Client(server.url, **kwargs)
 
 
 def methods(server):
@@ -269,3 +272,67 @@ class TestAccountEvents:
         with make_client(server) as client, client.subscribe("s_private", "f_private") as account:
             kinds = {account.get(timeout=5000 * MS)["c"] for _ in range(5)}
         assert {"ORDER_UPDATE", "BALANCE_UPDATE"} <= kinds
+
+
+class TestFailures:
+    def test_a_subscription_keeps_its_client(self, server):
+        """A subscription whose client was dropped still receives events, and closes."""
+        import gc
+
+        events = make_client(server).subscribe("s_trade@BTC-USDT")
+        gc.collect()
+        server.publish("s_trade@BTC-USDT")
+        assert events.get(timeout=2000 * MS)["e"] == "s_trade"
+        events.close()
+        events._owner.close()
+
+    def test_a_signer_that_raises_on_resume_ends_the_streams(self, server):
+        """A signer that fails while resuming ends the subscriptions instead of leaving them waiting."""
+        calls = []
+
+        def signer(secret, timestamp):
+            calls.append(timestamp)
+            if len(calls) > 1:
+                raise RuntimeError("the vault is down")
+            return sign_login(secret, timestamp)
+
+        with make_client(server, signer=signer) as client:
+            account = client.subscribe("s_private")
+            server.drop()
+            with pytest.raises(ConnectionClosed) as exc_info:
+                account.get(timeout=5000 * MS)
+        assert isinstance(exc_info.value.__cause__, RuntimeError)
+
+    def test_an_empty_signature_is_not_sent(self, server):
+        """A signer returning an empty signature raises ValueError; no LOGIN is sent."""
+        with make_client(server, signer=lambda secret, ts: "") as client:
+            with pytest.raises(ValueError):
+                client.login()
+        assert logins(server) == []
+
+    def test_secrets_echoed_in_a_server_error_are_scrubbed(self, server):
+        """A 5xx answer to LOGIN that echoes the signature does not carry it, in msg or data."""
+        signature = "e" * 64
+        server.on(
+            "LOGIN",
+            status=503,
+            error={"code": -1, "msg": f"busy {signature}", "data": {"echo": [signature]}},
+        )
+        with make_client(server, signer=lambda secret, ts: signature) as client:
+            with pytest.raises(ServerError) as exc_info:
+                client.login()
+        exc = exc_info.value
+        for text in (str(exc), repr(exc), repr(exc.data), repr(exc.args)):
+            assert signature not in text
+        assert exc.data == {"echo": ["***"]}
+
+    def test_gave_up_errors_hold_no_traceback(self, server):
+        """An error a subscription keeps after a failed resume carries no traceback of the client."""
+        with make_client(server, resume_timeout=300 * MS, connect_timeout=200 * MS) as client:
+            trades = client.subscribe("s_trade@BTC-USDT")
+            server.on("SUBSCRIBE", action="silence")
+            server.drop()
+            with pytest.raises(ConnectionClosed) as exc_info:
+                trades.get(timeout=5000 * MS)
+        cause = exc_info.value.__cause__
+        assert cause is None or cause.__traceback__ is None

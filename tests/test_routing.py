@@ -129,14 +129,16 @@ class TestHandWrittenFrames:
         ]
         assert client.time() > 0
 
-    def test_frames_that_are_not_data_frames(self, client, quiet_server):
-        """Frames with an e that names no stream are counted and survived."""
+    def test_frames_that_are_not_data_frames(self, client, quiet_server, caplog):
+        """Frames with an e that names no stream are counted and survived, without an error."""
+        caplog.set_level(logging.DEBUG, logger="bittap_ws")
         with client.subscribe(BTC) as subscription:
             for frame in ({"e": "s_trade@BTC-USDT"}, {"e": "s_trade", "s": ["x"]}, {"e": "?"}):
                 send(quiet_server, frame)
             send(quiet_server, SPOT_TRADE)
             assert subscription.get(timeout=2000 * MS) == SPOT_TRADE
         assert client.unrouted == 3
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 class TestEmulatedStreams:
