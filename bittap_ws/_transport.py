@@ -314,6 +314,12 @@ def open_websocket(
             ws.connect(url, redirect_limit=0)  # type: ignore[no-untyped-call]
         if attempt.reason is not None:
             raise ConnectError(f"cannot connect to {shown_url}: {attempt.reason}")
+        # Some versions of websocket-client, told to follow no redirect,
+        # return as if connected with the redirect's answer.
+        status = getattr(getattr(ws, "handshake_response", None), "status", 101)
+        if status != 101:
+            reason = _refusal(ws, None) or f"the server answered the handshake with status {status}"
+            raise ConnectError(f"cannot connect to {shown_url}: {reason}")
         assert ws.sock is not None
         # Blocking reads without a timeout: an idle connection must never
         # end because nothing was said for a while. Keepalive detects dead
@@ -353,14 +359,16 @@ def _watch(done: Flag, timeout: float, attempt: Attempt) -> None:
         attempt.abort("timed out")
 
 
-def _refusal(ws: websocket.WebSocket, exc: Exception) -> str | None:
+def _refusal(ws: websocket.WebSocket, exc: Exception | None) -> str | None:
     """
     Describe a handshake answered with a status other than 101, without
     the answer's headers, which may hold cookies or tokens.
 
     """
     if isinstance(exc, websocket.WebSocketBadStatusException):
-        message = f" {exc.status_message}" if exc.status_message else ""
+        # status_message is there since websocket-client 1.9.1.
+        status_message = getattr(exc, "status_message", None)
+        message = f" {status_message}" if status_message else ""
         return f"the server answered the handshake with status {exc.status_code}{message}"
     response = getattr(ws, "handshake_response", None)
     status = getattr(response, "status", None)
