@@ -314,12 +314,10 @@ def open_websocket(
             ws.connect(url, redirect_limit=0)  # type: ignore[no-untyped-call]
         if attempt.reason is not None:
             raise ConnectError(f"cannot connect to {shown_url}: {attempt.reason}")
-        # Some versions of websocket-client, told to follow no redirect,
-        # return as if connected with the redirect's answer.
-        status = getattr(getattr(ws, "handshake_response", None), "status", 101)
-        if status != 101:
-            reason = _refusal(ws, None) or f"the server answered the handshake with status {status}"
-            raise ConnectError(f"cannot connect to {shown_url}: {reason}")
+        # websocket-client 1.9.0, told to follow no redirect, returns as if
+        # connected with the redirect's answer.
+        if getattr(getattr(ws, "handshake_response", None), "status", 101) != 101:
+            raise ConnectError(f"cannot connect to {shown_url}: {_refusal(ws, None)}")
         assert ws.sock is not None
         # Blocking reads without a timeout: an idle connection must never
         # end because nothing was said for a while. Keepalive detects dead
