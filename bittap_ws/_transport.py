@@ -364,8 +364,7 @@ def _refusal(ws: websocket.WebSocket, exc: Exception | None) -> str | None:
 
     """
     if isinstance(exc, websocket.WebSocketBadStatusException):
-        # status_message is there since websocket-client 1.9.1.
-        status_message = getattr(exc, "status_message", None)
+        status_message = getattr(exc, "status_message", None)  # 1.9.1 and later
         message = f" {status_message}" if status_message else ""
         return f"the server answered the handshake with status {exc.status_code}{message}"
     response = getattr(ws, "handshake_response", None)
